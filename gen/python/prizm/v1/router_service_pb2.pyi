@@ -124,7 +124,7 @@ class _EndpointChangeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Endpoi
     ENDPOINT_CHANGE_ADDED: _EndpointChange.ValueType  # 1
     """Newly known (also sent for every endpoint when the watch starts)."""
     ENDPOINT_CHANGE_UPDATED: _EndpointChange.ValueType  # 2
-    """Its state, provider or load changed."""
+    """Its state or provider changed."""
     ENDPOINT_CHANGE_REMOVED: _EndpointChange.ValueType  # 3
     """No longer known."""
 
@@ -136,7 +136,7 @@ ENDPOINT_CHANGE_UNSPECIFIED: EndpointChange.ValueType  # 0
 ENDPOINT_CHANGE_ADDED: EndpointChange.ValueType  # 1
 """Newly known (also sent for every endpoint when the watch starts)."""
 ENDPOINT_CHANGE_UPDATED: EndpointChange.ValueType  # 2
-"""Its state, provider or load changed."""
+"""Its state or provider changed."""
 ENDPOINT_CHANGE_REMOVED: EndpointChange.ValueType  # 3
 """No longer known."""
 Global___EndpointChange: _TypeAlias = EndpointChange  # noqa: Y015
