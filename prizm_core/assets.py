@@ -1,0 +1,86 @@
+"""Building input assets (text, bytes, files) and naming output files."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from pathlib import Path
+
+from prizm.v1 import media_pb2 as media_pb
+
+from prizm_core.channels import INLINE_LIMIT_BYTES
+from prizm_core.errors import invalid_argument
+
+__all__ = ["extension_for", "file_asset", "kind_of_mime", "text_asset"]
+
+TEXT_MIME = "text/plain; charset=utf-8"
+_KIND_BY_MIME_TOP = {
+    "text": media_pb.MEDIA_KIND_TEXT,
+    "image": media_pb.MEDIA_KIND_IMAGE,
+    "audio": media_pb.MEDIA_KIND_AUDIO,
+    "video": media_pb.MEDIA_KIND_VIDEO,
+    "model": media_pb.MEDIA_KIND_MODEL_3D,
+}
+# mimetypes does not know these, or guesses them differently across platforms.
+_EXTRA_TYPES = {".wav": "audio/wav", ".glb": "model/gltf-binary", ".gltf": "model/gltf+json"}
+_EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "text/plain": ".txt",
+    "model/gltf-binary": ".glb",
+}
+
+
+def kind_of_mime(mime_type: str) -> media_pb.MediaKind.ValueType:
+    """The media kind a MIME type belongs to; UNSPECIFIED when unknown."""
+    top = mime_type.split("/", 1)[0].strip().lower()
+    return _KIND_BY_MIME_TOP.get(top, media_pb.MEDIA_KIND_UNSPECIFIED)
+
+
+def text_asset(text: str) -> media_pb.Asset:
+    """A UTF-8 text asset."""
+    data = text.encode("utf-8")
+    return media_pb.Asset(
+        kind=media_pb.MEDIA_KIND_TEXT,
+        mime_type=TEXT_MIME,
+        data=data,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def file_asset(path: Path, mime_type: str = "") -> media_pb.Asset:
+    """An asset holding a file's bytes, its MIME type guessed from the name unless given.
+
+    Raises:
+        PrizmError: INVALID_ARGUMENT when the type is unknown or the file is over the inline limit.
+    """
+    mime = mime_type or _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or ""
+    kind = kind_of_mime(mime)
+    if kind == media_pb.MEDIA_KIND_UNSPECIFIED:
+        raise invalid_argument([("input", f"cannot tell the media type of {path.name}; name its type")])
+    size = path.stat().st_size
+    if size > INLINE_LIMIT_BYTES:
+        raise invalid_argument(
+            [
+                (
+                    "input",
+                    f"{path.name} is {size} bytes; inline inputs are limited to {INLINE_LIMIT_BYTES}",
+                )
+            ],
+            reason="INPUT_TOO_LARGE",
+        )
+    data = path.read_bytes()
+    return media_pb.Asset(
+        kind=kind,
+        mime_type=mime,
+        data=data,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def extension_for(mime_type: str) -> str:
+    """A file extension (with the dot) for a MIME type; `.bin` when unknown."""
+    bare = mime_type.split(";", 1)[0].strip().lower()
+    return _EXTENSIONS.get(bare) or mimetypes.guess_extension(bare) or ".bin"

@@ -1,0 +1,66 @@
+"""Channel and server options shared by every hop: message limits, keepalive, reconnect backoff."""
+
+from __future__ import annotations
+
+import grpc
+
+__all__ = [
+    "CHUNK_BYTES",
+    "INLINE_LIMIT_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "channel_options",
+    "insecure_channel",
+    "server_options",
+]
+
+# Inputs above this size go by reference; a request must stay below MAX_MESSAGE_BYTES.
+INLINE_LIMIT_BYTES = 4 * 1024 * 1024
+# Largest message accepted or sent on any hop.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# Output chunk size: 256 KiB to 1 MiB is the measured sweet spot.
+CHUNK_BYTES = 512 * 1024
+
+# Keepalive: ping every 5 s and drop a peer that does not answer within 1 s, so a
+# hung provider is seen within seconds instead of the 60 s default ping timeout.
+_KEEPALIVE_TIME_MS = 5_000
+_PING_TIMEOUT_MS = 1_000
+# Servers accept pings this often (a little below what clients send), so they never
+# answer a router's keepalive with GOAWAY too_many_pings.
+_MIN_RECV_PING_INTERVAL_MS = 1_000
+
+
+def server_options(max_concurrent_streams: int = 1_000) -> list[tuple[str, int]]:
+    """Options for every Prizm gRPC server (router and providers)."""
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_concurrent_streams", max_concurrent_streams),
+        ("grpc.keepalive_time_ms", _KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", _PING_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", _MIN_RECV_PING_INTERVAL_MS),
+        ("grpc.http2.min_ping_interval_without_data_ms", _MIN_RECV_PING_INTERVAL_MS),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+
+
+def channel_options() -> list[tuple[str, int]]:
+    """Options for every Prizm client channel (router to provider, caller to router)."""
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", _KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", _PING_TIMEOUT_MS),
+        ("grpc.http2.ping_timeout_ms", _PING_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # Reconnect quickly after a provider restarts instead of backing off for seconds.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1_000),
+    ]
+
+
+def insecure_channel(address: str) -> grpc.aio.Channel:
+    """An asyncio channel to `address` (`host:port`) with Prizm's options."""
+    return grpc.aio.insecure_channel(address, options=channel_options())

@@ -1,0 +1,210 @@
+"""The async Python client of a Prizm router."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import router_service_pb2 as router_pb
+from prizm.v1 import router_service_pb2_grpc as router_grpc
+
+from prizm_core.assets import file_asset, text_asset
+from prizm_core.capabilities import capability_by_name, capability_info
+from prizm_core.channels import insecure_channel
+from prizm_core.client.results import JobResult, MemorySink, OutputSink, ResultBuilder
+from prizm_core.errors import PrizmError
+from prizm_core.options import OptionValue, options_struct
+
+__all__ = ["DEFAULT_ROUTER", "Inputs", "PrizmClient", "router_address"]
+
+DEFAULT_ROUTER = "127.0.0.1:50051"
+_POLL_S = 0.2
+
+CapabilityLike = str | int
+Inputs = str | bytes | Path | media_pb.Asset | Sequence[media_pb.Asset]
+EventCallback = Callable[[router_pb.RouterServiceTransformResponse], None]
+
+
+def router_address(address: str | None = None) -> str:
+    """The router address: the argument, else `PRIZM_ROUTER`, else 127.0.0.1:50051."""
+    return address or os.environ.get("PRIZM_ROUTER") or DEFAULT_ROUTER
+
+
+def _capability(value: CapabilityLike) -> media_pb.Capability.ValueType:
+    try:
+        return capability_by_name(value).value if isinstance(value, str) else capability_info(value).value
+    except KeyError:
+        raise PrizmError(
+            grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_CAPABILITY", f"unknown capability {value!r}"
+        ) from None
+
+
+def _inputs(capability: media_pb.Capability.ValueType, inputs: Inputs) -> list[media_pb.Asset]:
+    """Assets from what the caller gave: text for text capabilities, a path, bytes or assets."""
+    if isinstance(inputs, media_pb.Asset):
+        return [inputs]
+    if isinstance(inputs, Path):
+        return [file_asset(inputs)]
+    if isinstance(inputs, str | bytes):
+        if capability_info(capability).input_kind != media_pb.MEDIA_KIND_TEXT:
+            raise PrizmError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "INVALID_INPUT",
+                "give a Path or an Asset for non-text input",
+            )
+        return [text_asset(inputs if isinstance(inputs, str) else inputs.decode("utf-8"))]
+    return list(inputs)
+
+
+class PrizmClient:
+    """Talks to a Prizm router: list the mesh, run jobs with live progress.
+
+    Use as `async with PrizmClient() as client: ...`. Failed calls raise
+    `PrizmError` with the status code, the stable reason and the details.
+    """
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = router_address(address)
+        self._channel = insecure_channel(self.address)
+        self._stub = router_grpc.RouterServiceStub(self._channel)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the channel."""
+        await self._channel.close()
+
+    async def list_providers(self, timeout: float | None = 10.0) -> list[router_pb.ProviderEndpoint]:
+        """Every provider endpoint the router knows, with health and load."""
+        try:
+            response = await self._stub.ListProviders(router_pb.ListProvidersRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        return list(response.providers)
+
+    async def list_models(
+        self,
+        capability: CapabilityLike | None = None,
+        provider: str = "",
+        timeout: float | None = 10.0,
+    ) -> list[catalog_pb.Model]:
+        """Models of the mesh's routable providers, optionally of one capability or provider."""
+        request = router_pb.RouterServiceListModelsRequest(
+            capability=_capability(capability) if capability is not None else media_pb.CAPABILITY_UNSPECIFIED,
+            provider=provider,
+        )
+        try:
+            response = await self._stub.ListModels(request, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        return list(response.models)
+
+    async def wait_for_capability(self, capability: CapabilityLike, timeout: float) -> None:
+        """Waits until the router is up and a provider serves `capability`.
+
+        Raises:
+            PrizmError: DEADLINE_EXCEEDED when none does within `timeout` seconds.
+        """
+        end = time.monotonic() + timeout
+        while (remaining := end - time.monotonic()) > 0:
+            try:
+                request = router_pb.RouterServiceListModelsRequest(capability=_capability(capability))
+                response = await self._stub.ListModels(request, timeout=remaining, wait_for_ready=True)
+                if response.models:
+                    return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise PrizmError.from_rpc_error(exc) from None
+            await asyncio.sleep(min(_POLL_S, max(end - time.monotonic(), 0)))
+        raise PrizmError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "NOT_READY",
+            f"no provider of {capability} at {self.address} within {timeout:g} s",
+        )
+
+    async def stream(
+        self,
+        capability: CapabilityLike,
+        inputs: Inputs,
+        *,
+        model: str = "",
+        options: Mapping[str, OptionValue] | None = None,
+        routing: router_pb.RoutingHints | None = None,
+        timeout: float | None = None,
+        job_id: str = "",
+    ) -> AsyncIterator[router_pb.RouterServiceTransformResponse]:
+        """Runs a job and yields every event as it arrives: progress, outputs, completion.
+
+        Breaking out of the loop (or cancelling the task) cancels the job on the provider.
+        """
+        value = _capability(capability)
+        request = router_pb.RouterServiceTransformRequest(
+            capability=value,
+            model=model,
+            inputs=_inputs(value, inputs),
+            options=options_struct(options),
+            job_id=job_id,
+            routing=routing,
+        )
+        call = self._stub.Transform(request, timeout=timeout)
+        try:
+            async for event in call:
+                yield event
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        finally:
+            call.cancel()
+
+    async def run(
+        self,
+        capability: CapabilityLike,
+        inputs: Inputs,
+        *,
+        model: str = "",
+        options: Mapping[str, OptionValue] | None = None,
+        routing: router_pb.RoutingHints | None = None,
+        timeout: float | None = None,
+        on_event: EventCallback | None = None,
+        sink: OutputSink | None = None,
+    ) -> JobResult:
+        """Runs a job to the end and returns its outputs, checked against their hashes.
+
+        Args:
+            capability: What to do, e.g. `"text-to-audio"`.
+            inputs: Text (for text capabilities), a Path, an Asset or a list of Assets.
+            model: A model id; any model with the capability when empty.
+            options: Model options, checked by the provider against its schema.
+            routing: Provider, policy, max cost, fallback and wait-for-ready hints.
+            timeout: Deadline for the whole job, in seconds.
+            on_event: Called with every event, e.g. to draw progress.
+            sink: Where output bytes go; in memory by default.
+        """
+        builder = ResultBuilder(sink or MemorySink())
+        try:
+            async for event in self.stream(
+                capability, inputs, model=model, options=options, routing=routing, timeout=timeout
+            ):
+                builder.add(event)
+                if on_event is not None:
+                    on_event(event)
+            return builder.result()
+        except BaseException:
+            builder.abandon()
+            raise

@@ -1,0 +1,198 @@
+"""What a finished job hands back: its outputs (in memory or in files), usage, cost and provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import grpc
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.errors import PrizmError
+
+__all__ = ["FileSink", "JobResult", "MemorySink", "OutputAsset", "OutputSink", "ResultBuilder"]
+
+
+@dataclass
+class OutputAsset:
+    """One output of a job.
+
+    Attributes:
+        index: Position among the job's outputs.
+        kind: Media kind.
+        mime_type: MIME type.
+        metadata: Media metadata from the provider (duration, sample rate, ...).
+        size_bytes: Size, checked against the completion.
+        sha256: Hex SHA-256, checked against the completion.
+        provenance: Provider, model, options, input hashes, cost and timing.
+        data: The bytes, when collected in memory.
+        path: The file, when written to disk.
+    """
+
+    index: int
+    kind: media_pb.MediaKind.ValueType
+    mime_type: str
+    metadata: dict[str, str]
+    size_bytes: int = 0
+    sha256: str = ""
+    provenance: media_pb.Provenance = field(default_factory=media_pb.Provenance)
+    data: bytes | None = None
+    path: Path | None = None
+
+    def text(self) -> str:
+        """The content as UTF-8 text (in-memory outputs)."""
+        return (self.data or b"").decode("utf-8")
+
+
+@dataclass
+class JobResult:
+    """A completed job."""
+
+    job_id: str
+    outputs: list[OutputAsset]
+    completion: router_pb.RouterServiceTransformResponse
+    progress_events: int
+
+    @property
+    def cost(self) -> media_pb.Cost:
+        """What the job cost."""
+        return self.completion.completion.cost
+
+
+class OutputSink(Protocol):
+    """Where output bytes go as they arrive."""
+
+    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
+        """A writable binary stream for output `index`."""
+        ...
+
+    def finish(self, output: OutputAsset, stream: BinaryIO) -> None:
+        """Called once an output's last chunk was written; the sink closes `stream`."""
+        ...
+
+    def abandon(self, index: int, stream: BinaryIO) -> None:
+        """Called when the job failed: close `stream` and drop what was written."""
+        ...
+
+
+class MemorySink:
+    """Keeps every output in memory (`OutputAsset.data`)."""
+
+    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
+        """A fresh in-memory buffer."""
+        return io.BytesIO()
+
+    def finish(self, output: OutputAsset, stream: BinaryIO) -> None:
+        """Moves the buffer's bytes into the output."""
+        assert isinstance(stream, io.BytesIO)  # noqa: S101 - opened by this sink
+        output.data = stream.getvalue()
+        stream.close()
+
+    def abandon(self, index: int, stream: BinaryIO) -> None:
+        """Drops the buffer."""
+        stream.close()
+
+
+class FileSink:
+    """Writes each output to a file as its chunks arrive (`OutputAsset.path`)."""
+
+    def __init__(self, path_for: PathFor) -> None:
+        self._path_for = path_for
+        self._paths: dict[int, Path] = {}
+
+    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
+        """Opens the file for output `index`, creating its folder."""
+        path = self._path_for(index, asset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._paths[index] = path
+        return path.open("wb")
+
+    def finish(self, output: OutputAsset, stream: BinaryIO) -> None:
+        """Closes the file and records its path."""
+        stream.close()
+        output.path = self._paths[output.index]
+
+    def abandon(self, index: int, stream: BinaryIO) -> None:
+        """Closes and deletes the partial file."""
+        stream.close()
+        self._paths.pop(index).unlink(missing_ok=True)
+
+
+class PathFor(Protocol):
+    """Chooses the file an output is written to."""
+
+    def __call__(self, index: int, asset: media_pb.Asset) -> Path: ...
+
+
+class ResultBuilder:
+    """Assembles a `Transform` stream into a JobResult, checking sizes and hashes."""
+
+    def __init__(self, sink: OutputSink) -> None:
+        self.sink = sink
+        self.job_id = ""
+        self.progress_events = 0
+        self.outputs: dict[int, OutputAsset] = {}
+        self._streams: dict[int, BinaryIO] = {}
+        self._digests: dict[int, hashlib._Hash] = {}
+        self.completion: router_pb.RouterServiceTransformResponse | None = None
+
+    def add(self, event: router_pb.RouterServiceTransformResponse) -> None:
+        """Takes the next event of the stream."""
+        self.job_id = self.job_id or event.job_id
+        which = event.WhichOneof("event")
+        if which == "progress":
+            self.progress_events += 1
+        elif which == "output_header":
+            header = event.output_header
+            asset = header.asset
+            self.outputs[header.index] = OutputAsset(
+                index=header.index,
+                kind=asset.kind,
+                mime_type=asset.mime_type,
+                metadata=dict(asset.metadata),
+            )
+            self._streams[header.index] = self.sink.open(header.index, asset)
+            self._digests[header.index] = hashlib.sha256()
+        elif which == "output_chunk":
+            chunk = event.output_chunk
+            self._streams[chunk.index].write(chunk.data)
+            self._digests[chunk.index].update(chunk.data)
+        elif which == "completion":
+            self.completion = event
+
+    def result(self) -> JobResult:
+        """The finished job; raises DATA_LOSS if an output does not match its summary."""
+        if self.completion is None:
+            raise PrizmError(
+                grpc.StatusCode.DATA_LOSS,
+                "INCOMPLETE_STREAM",
+                f"job {self.job_id} ended without completion",
+            )
+        for summary in self.completion.completion.outputs:
+            output = self.outputs.get(summary.index)
+            digest = self._digests.get(summary.index)
+            if output is None or digest is None or digest.hexdigest() != summary.sha256:
+                raise PrizmError(
+                    grpc.StatusCode.DATA_LOSS,
+                    "OUTPUT_CORRUPTED",
+                    f"output {summary.index} of job {self.job_id} does not match its checksum",
+                )
+            output.size_bytes, output.sha256 = summary.size_bytes, summary.sha256
+            output.provenance = summary.provenance
+            self.sink.finish(output, self._streams.pop(summary.index))
+        return JobResult(
+            job_id=self.job_id,
+            outputs=[self.outputs[i] for i in sorted(self.outputs)],
+            completion=self.completion,
+            progress_events=self.progress_events,
+        )
+
+    def abandon(self) -> None:
+        """Drops every output not yet finished (the job failed)."""
+        for index, stream in self._streams.items():
+            self.sink.abandon(index, stream)
+        self._streams.clear()

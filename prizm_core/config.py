@@ -1,0 +1,169 @@
+"""The router's config file: where it listens, which providers it knows and which it launches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prizm.v1 import router_service_pb2 as router_pb
+
+__all__ = [
+    "ConfigError",
+    "RouterConfig",
+    "SidecarSpec",
+    "StaticProvider",
+    "default_config_path",
+    "load_config",
+    "parse_address",
+    "parse_policy",
+]
+
+_MAX_PORT = 65_535
+
+
+class ConfigError(ValueError):
+    """A config file or value that cannot be used, with the reason."""
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """Splits `host:port`; raises ConfigError when it is not one."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= _MAX_PORT:
+        raise ConfigError(f"not a host:port address: {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def parse_policy(name: str) -> router_pb.RoutingPolicy.ValueType:
+    """A routing policy by name: priority, cheapest or least-loaded."""
+    key = "ROUTING_POLICY_" + name.strip().upper().replace("-", "_")
+    try:
+        return router_pb.RoutingPolicy.Value(key)
+    except ValueError:
+        raise ConfigError(
+            f"unknown routing policy {name!r}; use priority, cheapest or least-loaded"
+        ) from None
+
+
+@dataclass(frozen=True)
+class StaticProvider:
+    """A provider endpoint listed in the config."""
+
+    address: str
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class SidecarSpec:
+    """A provider the router launches as a child process on loopback."""
+
+    provider: str
+    replicas: int = 1
+    priority: int = 0
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Everything a router process needs to start."""
+
+    listen: str = "127.0.0.1:50051"
+    providers: tuple[StaticProvider, ...] = ()
+    sidecars: tuple[SidecarSpec, ...] = ()
+    default_policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
+    reflection: bool = True
+    grace_s: float = 10.0
+    max_attempts: int = 3
+    lease_s: float = 30.0
+
+
+def _int(value: object, where: str, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{where}: must be a whole number ≥ {minimum}, got {value!r}")
+    return value
+
+
+def _provider(item: object, where: str) -> StaticProvider:
+    if isinstance(item, str):
+        item = {"address": item}
+    if not isinstance(item, dict) or "address" not in item:
+        raise ConfigError(f"{where}: needs an address")
+    parse_address(str(item["address"]))
+    return StaticProvider(
+        address=str(item["address"]),
+        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+    )
+
+
+def _sidecar(item: object, where: str) -> SidecarSpec:
+    if isinstance(item, str):
+        item = {"provider": item}
+    if not isinstance(item, dict) or not isinstance(item.get("provider"), str):
+        raise ConfigError(f"{where}: needs a provider name")
+    args = item.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"{where}.args: must be a list of strings")
+    return SidecarSpec(
+        provider=item["provider"],
+        replicas=_int(item.get("replicas", 1), f"{where}.replicas", 1),
+        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        args=tuple(args),
+    )
+
+
+def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
+    """Builds a RouterConfig from parsed YAML; unknown keys are errors."""
+    known = {
+        "listen",
+        "providers",
+        "sidecars",
+        "default_policy",
+        "reflection",
+        "grace_s",
+        "max_attempts",
+        "lease_s",
+    }
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    listen = str(data.get("listen", RouterConfig.listen))
+    parse_address(listen)
+    providers = data.get("providers") or []
+    sidecars = data.get("sidecars") or []
+    if not isinstance(providers, list) or not isinstance(sidecars, list):
+        raise ConfigError(f"{source}: providers and sidecars must be lists")
+    grace = data.get("grace_s", RouterConfig.grace_s)
+    lease = data.get("lease_s", RouterConfig.lease_s)
+    if not isinstance(grace, int | float) or grace < 0 or not isinstance(lease, int | float) or lease <= 0:
+        raise ConfigError(f"{source}: grace_s must be ≥ 0 and lease_s > 0")
+    return RouterConfig(
+        listen=listen,
+        providers=tuple(_provider(p, f"{source}: providers[{i}]") for i, p in enumerate(providers)),
+        sidecars=tuple(_sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(sidecars)),
+        default_policy=parse_policy(str(data.get("default_policy", "priority"))),
+        reflection=bool(data.get("reflection", True)),
+        grace_s=float(grace),
+        max_attempts=_int(data.get("max_attempts", 3), f"{source}: max_attempts", 1),
+        lease_s=float(lease),
+    )
+
+
+def default_config_path() -> Path:
+    """The config `prizm up` uses when given none: the router plus the local providers."""
+    return Path(str(files("prizm_core").joinpath("default_config.yaml")))
+
+
+def load_config(path: Path | None) -> RouterConfig:
+    """Reads a config file; None gives the bare router (no providers, no sidecars)."""
+    if path is None:
+        return RouterConfig()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping at the top level")
+    return parse_config(data, str(path))

@@ -1,0 +1,157 @@
+"""Prizm's one error type and its mapping to and from rich gRPC statuses (`google.rpc.Status`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+__all__ = [
+    "DOMAIN",
+    "ErrorDetails",
+    "PrizmError",
+    "error_details",
+    "invalid_argument",
+]
+
+DOMAIN = "prizm.dev"
+_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class PrizmError(Exception):
+    """An error with a gRPC code, a stable UPPER_SNAKE reason and optional rich details.
+
+    Raised anywhere in Prizm's servers; the handler wrapper turns it into the
+    RPC status, with `google.rpc.ErrorInfo`, and `RetryInfo` / `BadRequest`
+    where given. Messages must never hold secrets.
+    """
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        reason: str,
+        message: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        retry_after_s: float | None = None,
+        field_violations: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.retry_after_s = retry_after_s
+        self.field_violations = tuple(field_violations)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same request may succeed later without change."""
+        return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    def to_rich_status(self) -> status_pb2.Status:
+        """The `google.rpc.Status` carrying this error and its details."""
+        details = [
+            _pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata))
+        ]
+        if self.retry_after_s is not None:
+            seconds = max(self.retry_after_s, 0.0)
+            delay = duration_pb2.Duration(seconds=math.floor(seconds), nanos=int((seconds % 1) * 1e9))
+            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        if self.field_violations:
+            violations = [
+                error_details_pb2.BadRequest.FieldViolation(field=name, description=text)
+                for name, text in self.field_violations
+            ]
+            details.append(_pack(error_details_pb2.BadRequest(field_violations=violations)))
+        return status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
+
+    def to_status(self) -> grpc.Status:
+        """The `grpc.Status` to abort an RPC with."""
+        status: grpc.Status = rpc_status.to_status(self.to_rich_status())
+        return status
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> PrizmError:
+        """The error a failed call carries: code, reason, message and rich details."""
+        details = error_details(error)
+        return cls(
+            details.code,
+            details.reason or details.code.name,
+            details.message,
+            metadata=details.metadata,
+            retry_after_s=details.retry_after_s,
+            field_violations=details.field_violations,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.code.name} {self.reason}: {self.message}"
+
+
+def invalid_argument(violations: Sequence[tuple[str, str]], reason: str = "INVALID_INPUT") -> PrizmError:
+    """INVALID_ARGUMENT with one `BadRequest` field violation per `(field, problem)`."""
+    summary = "; ".join(f"{name}: {text}" for name, text in violations)
+    return PrizmError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        reason,
+        f"invalid request: {summary}",
+        field_violations=violations,
+    )
+
+
+def _pack(
+    message: error_details_pb2.ErrorInfo | error_details_pb2.RetryInfo | error_details_pb2.BadRequest,
+) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """What a caller can read from a failed RPC's status."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+    domain: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    retry_after_s: float | None = None
+    field_violations: tuple[tuple[str, str], ...] = ()
+
+
+def error_details(error: grpc.aio.AioRpcError) -> ErrorDetails:
+    """Decodes the code, message, `ErrorInfo`, `RetryInfo` and `BadRequest` of a failed call."""
+    code = error.code()
+    message = error.details() or ""
+    raw = next((value for key, value in error.trailing_metadata() or () if key == _DETAILS_KEY), None)
+    if not isinstance(raw, bytes):
+        return ErrorDetails(code=code, message=message)
+    rich = status_pb2.Status.FromString(raw)
+    reason, domain, metadata = "", "", {}
+    retry_after: float | None = None
+    violations: list[tuple[str, str]] = []
+    for detail in rich.details:
+        info = error_details_pb2.ErrorInfo()
+        retry = error_details_pb2.RetryInfo()
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(info):
+            reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
+        elif detail.Unpack(retry):
+            retry_after = retry.retry_delay.ToTimedelta().total_seconds()
+        elif detail.Unpack(bad):
+            violations.extend((v.field, v.description) for v in bad.field_violations)
+    return ErrorDetails(
+        code=code,
+        message=message,
+        reason=reason,
+        domain=domain,
+        metadata=metadata,
+        retry_after_s=retry_after,
+        field_violations=tuple(violations),
+    )

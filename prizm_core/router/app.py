@@ -1,0 +1,70 @@
+"""A router process: its server and services, static providers, sidecars, and orderly shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import provider_service_pb2 as provider_pb
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.config import RouterConfig, parse_address
+from prizm_core.handlers import add_service
+from prizm_core.router.core import Router, RouterSettings
+from prizm_core.router.leases import Leases
+from prizm_core.router.servicer import MeshModelServicer, MeshProviderServicer, RouterServicer
+from prizm_core.router.sidecars import Sidecar, SidecarManager
+from prizm_core.serving import GrpcServer, ServeSettings, announce_listening
+
+__all__ = ["run_router"]
+
+log = logging.getLogger(__name__)
+
+ROUTER_SERVICE = router_pb.DESCRIPTOR.services_by_name["RouterService"]
+MODEL_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"]
+PROVIDER_SERVICE = provider_pb.DESCRIPTOR.services_by_name["ProviderService"]
+
+
+def _server(config: RouterConfig, router: Router, leases: Leases) -> GrpcServer:
+    host, port = parse_address(config.listen)
+    settings = ServeSettings(host=host, port=port, reflection=config.reflection, grace_s=config.grace_s)
+    services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE)
+    server = GrpcServer(settings, [service.full_name for service in services])
+    add_service(server.server, ROUTER_SERVICE, RouterServicer(router, leases), raw_responses={"Transform"})
+    add_service(server.server, MODEL_SERVICE, MeshModelServicer(router), raw_responses={"Transform"})
+    add_service(server.server, PROVIDER_SERVICE, MeshProviderServicer(router))
+    return server
+
+
+async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
+    """Runs a router until `stop` is set, then drains it and stops its sidecars.
+
+    The router serves at once; providers join as they turn SERVING.
+    """
+    router = Router(RouterSettings(default_policy=config.default_policy, max_attempts=config.max_attempts))
+    leases = Leases(router.remove_endpoint, default_s=config.lease_s)
+    server = _server(config, router, leases)
+
+    def on_listening(sidecar: Sidecar, previous: str) -> None:
+        if previous and previous != sidecar.address:
+            asyncio.get_running_loop().create_task(router.remove_endpoint(previous))
+        router.add_endpoint(sidecar.address, router_pb.DISCOVERY_SOURCE_SIDECAR, sidecar.spec.priority)
+
+    sidecars = SidecarManager(on_listening, config.grace_s)
+    address = await server.start()
+    try:
+        for provider in config.providers:
+            router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
+        for spec in config.sidecars:
+            sidecars.start(spec)
+        await server.set_serving(True)
+        announce_listening(address, role="router")
+        log.info("router serving on %s", address)
+        await stop.wait()
+    finally:
+        log.info("router stopping: draining calls, then stopping sidecars")
+        await server.stop()
+        await sidecars.stop()
+        await leases.close()
+        await router.close()

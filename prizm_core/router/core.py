@@ -1,0 +1,262 @@
+"""The router's core: candidates for a job, the streaming relay with safe failover, estimates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.errors import DOMAIN, PrizmError, error_details
+from prizm_core.router.health import HealthMonitor
+from prizm_core.router.registry import Endpoint, Registry
+from prizm_core.router.routing import Route, eligible, no_candidate_error, order
+
+__all__ = ["Router", "RouterSettings"]
+
+log = logging.getLogger(__name__)
+
+Metadata = Sequence[tuple[str, str | bytes]]
+# gRPC rounds a timeout up to three significant figures on the wire, so each hop may see up to
+# 1% more time than its caller has left. The relay divides by this twice (the caller's hop and
+# its own), so a provider's deadline is never later than the caller's.
+_WIRE_ROUNDING = 1.01
+# Before the first event nothing is committed: these codes send the job to the next candidate.
+_FAILOVER_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """Routing behaviour.
+
+    Attributes:
+        default_policy: Policy when the caller names none.
+        max_attempts: Most providers one job is offered to before its first event.
+        estimate_timeout_s: Deadline of each provider's `EstimateCost` while routing.
+        deadline_margin_s: Time kept back from the caller's deadline for the hop back.
+    """
+
+    default_policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
+    max_attempts: int = 3
+    estimate_timeout_s: float = 2.0
+    deadline_margin_s: float = 0.005
+
+
+def _has_prizm_reason(error: grpc.aio.AioRpcError) -> bool:
+    """Whether the status came from a Prizm server (it carries our ErrorInfo), not from transport."""
+    return error_details(error).domain == DOMAIN
+
+
+class Router:
+    """Registry, health and routing of one router process, free of its gRPC servicers."""
+
+    def __init__(self, settings: RouterSettings) -> None:
+        self.settings = settings
+        self.registry = Registry()
+        self.health = HealthMonitor(self.registry)
+
+    def add_endpoint(
+        self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0
+    ) -> Endpoint:
+        """Adds an endpoint and starts watching its health."""
+        endpoint = self.registry.add(address, source, priority)
+        self.health.start(endpoint)
+        return endpoint
+
+    async def remove_endpoint(self, address: str) -> None:
+        """Stops watching an endpoint and forgets it."""
+        await self.health.stop(address)
+        await self.registry.remove(address)
+
+    async def close(self) -> None:
+        """Stops every health watch and closes every channel."""
+        await self.health.close()
+        await self.registry.close()
+
+    def timeout(self, deadline: float | None) -> float | None:
+        """Time to give a provider: what is left before `deadline` (monotonic), with the wire's
+        rounding on both hops and the margin for the hop back taken off."""
+        if deadline is None:
+            return None
+        left = (deadline - time.monotonic()) / _WIRE_ROUNDING**2 - self.settings.deadline_margin_s
+        return max(left, 0.001)
+
+    async def _estimates(
+        self, endpoints: list[Endpoint], route: Route, job: model_pb.EstimateCostRequest
+    ) -> dict[str, float]:
+        """Estimated cost by provider id, within the route's max cost; failures leave a provider out."""
+        first: dict[str, Endpoint] = {}
+        for endpoint in endpoints:
+            if endpoint.catalog is not None:
+                first.setdefault(endpoint.catalog.provider_id, endpoint)
+
+        async def ask(endpoint: Endpoint) -> model_pb.EstimateCostResponse | None:
+            try:
+                return await endpoint.models.EstimateCost(job, timeout=self.settings.estimate_timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                log.warning("estimate from %s failed: %s", endpoint.address, exc.code().name)
+                return None
+
+        answers = await asyncio.gather(*(ask(e) for e in first.values()))
+        costs: dict[str, float] = {}
+        for provider_id, answer in zip(first, answers, strict=True):
+            if answer is None:
+                continue
+            cost = answer.cost
+            ceiling = route.max_cost
+            too_dear = cost.currency != ceiling.currency or cost.amount > ceiling.amount if ceiling else False
+            if too_dear and cost.amount > 0:
+                continue
+            costs[provider_id] = cost.amount
+        return costs
+
+    async def candidates(
+        self,
+        route: Route,
+        job: model_pb.EstimateCostRequest,
+        deadline: float | None,
+        wait_for_ready: bool,
+    ) -> list[Endpoint]:
+        """Endpoints that can take the job now, best first.
+
+        With `wait_for_ready`, waits for one to appear until `deadline`.
+
+        Raises:
+            PrizmError: No endpoint can take the job (see `no_candidate_error`),
+                or none can within the caller's max cost (MAX_COST_EXCEEDED).
+        """
+        while True:
+            found = eligible(self.registry, route)
+            if found:
+                costs = await self._estimates(found, route, job) if route.needs_estimates else None
+                ordered = order(found, route, costs)
+                if ordered:
+                    return ordered
+                if route.max_cost is not None:
+                    raise PrizmError(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "MAX_COST_EXCEEDED",
+                        f"no provider can do the job for {route.max_cost.amount:g} "
+                        f"{route.max_cost.currency} or less",
+                    )
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if not wait_for_ready or (remaining is not None and remaining <= 0):
+                raise no_candidate_error(self.registry, route)
+            await self.registry.wait_changed(remaining)
+
+    async def transform(
+        self,
+        job: model_pb.TransformRequest,
+        route: Route,
+        deadline: float | None,
+        wait_for_ready: bool,
+        metadata: Metadata = (),
+    ) -> AsyncIterator[bytes]:
+        """Runs `job` on the best candidate and yields its events as serialized bytes.
+
+        A candidate that fails before its first event hands the job to the next
+        one; after the first event a crash ends the call with UNAVAILABLE
+        PROVIDER_CRASHED and the job is never rerun. Any other status passes
+        through unchanged. Cancelling the consumer cancels the provider's call.
+        """
+        estimate = (
+            model_pb.EstimateCostRequest(
+                capability=job.capability, model=job.model, inputs=job.inputs, options=job.options
+            )
+            if route.needs_estimates
+            else model_pb.EstimateCostRequest()
+        )
+        ordered = await self.candidates(route, estimate, deadline, wait_for_ready)
+        payload = job.SerializeToString()
+        failures: list[str] = []
+        for endpoint in ordered[: self.settings.max_attempts]:
+            relayed = 0
+            endpoint.in_flight += 1
+            call = endpoint.transform(payload, timeout=self.timeout(deadline), metadata=tuple(metadata))
+            try:
+                async for message in call:
+                    relayed += 1
+                    yield message
+                return
+            except grpc.aio.AioRpcError as exc:
+                if relayed == 0 and exc.code() in _FAILOVER_CODES:
+                    failures.append(f"{endpoint.address}: {exc.code().name}")
+                    log.warning(
+                        "job %s: %s failed before its first event (%s); failing over",
+                        job.job_id,
+                        endpoint.address,
+                        exc.code().name,
+                    )
+                    continue
+                if relayed and exc.code() == grpc.StatusCode.UNAVAILABLE and not _has_prizm_reason(exc):
+                    raise self._crashed(job.job_id, endpoint, relayed) from exc
+                raise
+            finally:
+                endpoint.in_flight -= 1
+                call.cancel()
+        raise PrizmError(
+            grpc.StatusCode.UNAVAILABLE,
+            "NO_HEALTHY_PROVIDER",
+            f"job {job.job_id} was refused by every candidate: {'; '.join(failures)}",
+            metadata={"job_id": job.job_id},
+            retry_after_s=1.0,
+        )
+
+    @staticmethod
+    def _crashed(job_id: str, endpoint: Endpoint, relayed: int) -> PrizmError:
+        provider = endpoint.catalog.provider_id if endpoint.catalog else endpoint.address
+        log.error(
+            "job %s: provider %s at %s failed after %d event(s)",
+            job_id,
+            provider,
+            endpoint.address,
+            relayed,
+        )
+        return PrizmError(
+            grpc.StatusCode.UNAVAILABLE,
+            "PROVIDER_CRASHED",
+            f"provider {provider} failed after {relayed} event(s) of job {job_id}; the job was not rerun",
+            metadata={"job_id": job_id, "provider": provider, "events_relayed": str(relayed)},
+        )
+
+    async def estimate(
+        self, request: model_pb.EstimateCostRequest, route: Route, deadline: float | None
+    ) -> tuple[model_pb.EstimateCostResponse, Endpoint]:
+        """The estimate of the provider the job would go to."""
+        ordered = await self.candidates(route, request, deadline, wait_for_ready=False)
+        error: grpc.aio.AioRpcError | None = None
+        for endpoint in ordered[: self.settings.max_attempts]:
+            try:
+                answer = await endpoint.models.EstimateCost(request, timeout=self.timeout(deadline))
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _FAILOVER_CODES:
+                    raise
+                error = exc
+                continue
+            return answer, endpoint
+        assert error is not None  # noqa: S101 - ordered is never empty
+        raise error
+
+    def models(self, capability: int, provider: str = "") -> list[catalog_pb.Model]:
+        """Models of the routable endpoints, one per provider and model id, sorted."""
+        found: dict[tuple[str, str], catalog_pb.Model] = {}
+        for endpoint in self.registry:
+            catalog = endpoint.catalog
+            if not endpoint.routable or catalog is None or (provider and catalog.provider_id != provider):
+                continue
+            for model in catalog.models:
+                if capability and capability not in model.capabilities:
+                    continue
+                found.setdefault((catalog.provider_id, model.id), model.message)
+        return [found[key] for key in sorted(found)]
+
+    def endpoints(self) -> list[router_pb.ProviderEndpoint]:
+        """Every endpoint, sorted by provider id then address."""
+        listed = [endpoint.to_proto() for endpoint in self.registry]
+        return sorted(listed, key=lambda e: (e.provider.id, e.address))

@@ -1,0 +1,115 @@
+"""One health `Watch` stream per endpoint; a fresh catalog each time it turns SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from grpc_health.v1 import health_pb2
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import provider_service_pb2 as provider_pb
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.router.registry import Catalog, Endpoint, ModelEntry, Registry
+
+__all__ = ["HealthMonitor", "fetch_catalog"]
+
+log = logging.getLogger(__name__)
+
+HEALTH_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"].full_name
+CATALOG_TIMEOUT_S = 5.0
+_BACKOFF_START_S = 0.05
+_BACKOFF_MAX_S = 1.0
+# A provider without a health service is treated as serving while it answers; re-checked this often.
+_NO_HEALTH_RECHECK_S = 1.0
+
+
+async def fetch_catalog(endpoint: Endpoint) -> Catalog:
+    """Asks the provider who it is and what models it has."""
+    info, models = await asyncio.gather(
+        endpoint.provider.GetProviderInfo(provider_pb.GetProviderInfoRequest(), timeout=CATALOG_TIMEOUT_S),
+        endpoint.provider.ListModels(provider_pb.ListModelsRequest(), timeout=CATALOG_TIMEOUT_S),
+    )
+    entries = []
+    for model in models.models:
+        model.provider_id = info.provider.id
+        entries.append(ModelEntry(id=model.id, capabilities=frozenset(model.capabilities), message=model))
+    return Catalog(info=info.provider, models=tuple(entries))
+
+
+class HealthMonitor:
+    """Keeps every endpoint's state current from its health `Watch` stream."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, endpoint: Endpoint) -> None:
+        """Starts watching `endpoint` (once)."""
+        if endpoint.address not in self._tasks:
+            self._tasks[endpoint.address] = asyncio.create_task(
+                self._watch(endpoint), name=f"health {endpoint.address}"
+            )
+
+    async def stop(self, address: str) -> None:
+        """Stops watching the endpoint at `address`."""
+        task = self._tasks.pop(address, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stops every watch."""
+        for address in list(self._tasks):
+            await self.stop(address)
+
+    async def _serving(self, endpoint: Endpoint) -> None:
+        try:
+            catalog = await fetch_catalog(endpoint)
+        except grpc.aio.AioRpcError as exc:
+            self.registry.set_state(
+                endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"catalog: {exc.code().name}"
+            )
+            return
+        self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_SERVING, "", catalog)
+
+    async def _watch_once(self, endpoint: Endpoint) -> bool:
+        """Follows one Watch stream; returns True if the stream delivered at least one status."""
+        delivered = False
+        call = endpoint.watch_health(health_pb2.HealthCheckRequest(service=HEALTH_SERVICE))
+        try:
+            async for response in call:
+                delivered = True
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    await self._serving(endpoint)
+                else:
+                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+                    self.registry.set_state(
+                        endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}"
+                    )
+            self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")
+        finally:
+            call.cancel()
+        return delivered
+
+    async def _watch(self, endpoint: Endpoint) -> None:
+        backoff = _BACKOFF_START_S
+        while True:
+            try:
+                if await self._watch_once(endpoint):
+                    backoff = _BACKOFF_START_S
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    # gRFC A17: a server without the health service is taken as healthy.
+                    log.warning(
+                        "endpoint %s has no health service; treating it as serving",
+                        endpoint.address,
+                    )
+                    await self._serving(endpoint)
+                    await asyncio.sleep(_NO_HEALTH_RECHECK_S)
+                    continue
+                detail = f"unreachable: {exc.code().name}"
+                self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, detail)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)

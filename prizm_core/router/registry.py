@@ -1,0 +1,220 @@
+"""The router's registry: every provider endpoint, its channel, health state, catalog and load."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import timestamp_pb2
+from grpc_health.v1 import health_pb2
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import model_service_pb2_grpc as model_grpc
+from prizm.v1 import provider_service_pb2_grpc as provider_grpc
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.channels import insecure_channel
+from prizm_core.handlers import method_path
+
+__all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry"]
+
+log = logging.getLogger(__name__)
+
+TRANSFORM = model_pb.DESCRIPTOR.services_by_name["ModelService"].methods_by_name["Transform"]
+WATCH = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Watch"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a provider, as the router routes on it."""
+
+    id: str
+    capabilities: frozenset[int]
+    message: catalog_pb.Model
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a provider said about itself the last time it turned SERVING."""
+
+    info: catalog_pb.ProviderInfo
+    models: tuple[ModelEntry, ...]
+
+    @property
+    def provider_id(self) -> str:
+        """The provider's id."""
+        return self.info.id
+
+    @property
+    def local(self) -> bool:
+        """Whether the provider works on its own machine (local tool or container)."""
+        return self.info.kind in (
+            catalog_pb.PROVIDER_KIND_LOCAL,
+            catalog_pb.PROVIDER_KIND_CONTAINER,
+        )
+
+    def model_for(self, capability: int, model_id: str = "") -> ModelEntry | None:
+        """The model that would take a job: the named one if it has the capability, else the first."""
+        for model in self.models:
+            if capability in model.capabilities and (not model_id or model.id == model_id):
+                return model
+        return None
+
+
+@dataclass(eq=False)
+class Endpoint:
+    """One provider endpoint. The registry owns it; the health monitor updates its state."""
+
+    address: str
+    source: router_pb.DiscoverySource.ValueType
+    priority: int = 0
+    state: router_pb.EndpointState.ValueType = router_pb.ENDPOINT_STATE_PENDING
+    state_since: float = field(default_factory=time.time)
+    detail: str = "waiting for first SERVING"
+    catalog: Catalog | None = None
+    in_flight: int = 0
+    channel: grpc.aio.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = insecure_channel(self.address)
+        # Transform is relayed byte for byte: no deserializer, no serializer.
+        self.transform: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = self.channel.unary_stream(
+            method_path(TRANSFORM)
+        )
+        self.watch_health = self.channel.unary_stream(
+            method_path(WATCH),
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        self.models = model_grpc.ModelServiceStub(self.channel)
+        self.provider = provider_grpc.ProviderServiceStub(self.channel)
+
+    @property
+    def routable(self) -> bool:
+        """Serving and described."""
+        return self.state == router_pb.ENDPOINT_STATE_SERVING and self.catalog is not None
+
+    def to_proto(self) -> router_pb.ProviderEndpoint:
+        """The endpoint as `ListProviders` shows it."""
+        since = timestamp_pb2.Timestamp()
+        since.FromNanoseconds(int(self.state_since * 1e9))
+        message = router_pb.ProviderEndpoint(
+            address=self.address,
+            state=self.state,
+            source=self.source,
+            in_flight=self.in_flight,
+            state_since=since,
+            detail=self.detail,
+            priority=self.priority,
+        )
+        if self.catalog is not None:
+            message.provider.CopyFrom(self.catalog.info)
+        return message
+
+
+class Registry:
+    """All known endpoints, with change notification for watchers and waiting callers."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[str, Endpoint] = {}
+        self._changed = asyncio.Condition()
+        self._watchers: set[asyncio.Queue[router_pb.WatchProvidersResponse]] = set()
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        return iter(list(self._endpoints.values()))
+
+    def get(self, address: str) -> Endpoint | None:
+        """The endpoint at `address`, if known."""
+        return self._endpoints.get(address)
+
+    def add(self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0) -> Endpoint:
+        """Adds an endpoint, or returns the one already at `address`."""
+        existing = self._endpoints.get(address)
+        if existing is not None:
+            return existing
+        endpoint = Endpoint(address=address, source=source, priority=priority)
+        self._endpoints[address] = endpoint
+        log.info("endpoint %s added (%s)", address, router_pb.DiscoverySource.Name(source))
+        self._publish(router_pb.ENDPOINT_CHANGE_ADDED, endpoint)
+        return endpoint
+
+    async def remove(self, address: str) -> None:
+        """Forgets the endpoint at `address` and closes its channel."""
+        endpoint = self._endpoints.pop(address, None)
+        if endpoint is None:
+            return
+        log.info("endpoint %s removed", address)
+        self._publish(router_pb.ENDPOINT_CHANGE_REMOVED, endpoint)
+        await endpoint.channel.close()
+
+    def set_state(
+        self,
+        endpoint: Endpoint,
+        state: router_pb.EndpointState.ValueType,
+        detail: str = "",
+        catalog: Catalog | None = None,
+    ) -> None:
+        """Records a health change (and a fresh catalog) and tells whoever waits."""
+        if catalog is not None:
+            endpoint.catalog = catalog
+        if (
+            state == router_pb.ENDPOINT_STATE_NOT_SERVING
+            and endpoint.state == router_pb.ENDPOINT_STATE_PENDING
+        ):
+            state = router_pb.ENDPOINT_STATE_PENDING  # not routable until its first SERVING
+        if endpoint.state == state and catalog is None:
+            endpoint.detail = detail
+            return
+        previous = router_pb.EndpointState.Name(endpoint.state)
+        endpoint.state, endpoint.detail, endpoint.state_since = state, detail, time.time()
+        log.info(
+            "endpoint %s: %s -> %s %s",
+            endpoint.address,
+            previous,
+            router_pb.EndpointState.Name(state),
+            detail,
+        )
+        self._publish(router_pb.ENDPOINT_CHANGE_UPDATED, endpoint)
+
+    def _publish(self, change: router_pb.EndpointChange.ValueType, endpoint: Endpoint) -> None:
+        event = router_pb.WatchProvidersResponse(change=change, endpoint=endpoint.to_proto())
+        for queue in self._watchers:
+            queue.put_nowait(event)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_changed(self, timeout: float | None) -> None:
+        """Returns at the next registry change, or after `timeout` seconds."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except TimeoutError:
+                return
+
+    def watch(self) -> asyncio.Queue[router_pb.WatchProvidersResponse]:
+        """A queue holding every endpoint as ADDED, then each change; `unwatch` it when done."""
+        queue: asyncio.Queue[router_pb.WatchProvidersResponse] = asyncio.Queue()
+        for endpoint in self:
+            queue.put_nowait(
+                router_pb.WatchProvidersResponse(
+                    change=router_pb.ENDPOINT_CHANGE_ADDED, endpoint=endpoint.to_proto()
+                )
+            )
+        self._watchers.add(queue)
+        return queue
+
+    def unwatch(self, queue: asyncio.Queue[router_pb.WatchProvidersResponse]) -> None:
+        """Stops feeding a queue from `watch`."""
+        self._watchers.discard(queue)
+
+    async def close(self) -> None:
+        """Closes every endpoint's channel."""
+        for endpoint in self:
+            await endpoint.channel.close()

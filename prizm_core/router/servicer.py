@@ -1,0 +1,294 @@
+"""The router's servicers: `RouterService`, and `ModelService` / `ProviderService` for the mesh."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import provider_service_pb2 as provider_pb
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core import __version__
+from prizm_core.capabilities import capability_info
+from prizm_core.config import ConfigError, parse_address
+from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.router.core import Router
+from prizm_core.router.leases import Leases
+from prizm_core.router.routing import Route
+
+__all__ = ["MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+JOB_ID_HEADER = "prizm-job-id"
+# Caller metadata relayed to providers; everything else stays at the router.
+FORWARDED_METADATA = frozenset({"traceparent", "tracestate", "x-request-id"})
+
+
+def _deadline(context: Context) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+def _forwarded(context: Context) -> tuple[tuple[str, str | bytes], ...]:
+    return tuple((k, v) for k, v in context.invocation_metadata() or () if k in FORWARDED_METADATA)
+
+
+def _route(
+    capability: media_pb.Capability.ValueType,
+    model: str,
+    hints: router_pb.RoutingHints | None,
+    default_policy: router_pb.RoutingPolicy.ValueType,
+) -> Route:
+    """Checks the routing fields of a request and returns the route."""
+    violations: list[tuple[str, str]] = []
+    if capability == media_pb.CAPABILITY_UNSPECIFIED:
+        violations.append(("capability", "is required"))
+    else:
+        try:
+            capability_info(capability)
+        except KeyError:
+            violations.append(("capability", f"unknown capability {capability}"))
+    hints = hints or router_pb.RoutingHints()
+    if hints.policy not in router_pb.RoutingPolicy.values():
+        violations.append(("routing.policy", f"unknown policy {hints.policy}"))
+    max_cost = hints.max_cost if hints.HasField("max_cost") else None
+    if max_cost is not None and (max_cost.amount < 0 or not max_cost.currency):
+        violations.append(("routing.max_cost", "needs a currency and an amount ≥ 0"))
+    if violations:
+        raise invalid_argument(violations)
+    return Route(
+        capability=capability,
+        model=model,
+        provider=hints.provider,
+        policy=hints.policy or default_policy,
+        allow_fallback=hints.allow_fallback,
+        max_cost=max_cost,
+    )
+
+
+async def _relay(
+    router: Router, job: model_pb.TransformRequest, route: Route, wait: bool, context: Context
+) -> AsyncIterator[bytes]:
+    if not job.job_id:
+        job.job_id = uuid.uuid4().hex
+    await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
+    async for message in router.transform(job, route, _deadline(context), wait, _forwarded(context)):
+        yield message
+
+
+class RouterServicer:
+    """`prizm.v1.RouterService`."""
+
+    def __init__(self, router: Router, leases: Leases) -> None:
+        self.router = router
+        self.leases = leases
+
+    async def ListProviders(  # noqa: N802 - gRPC method name
+        self, request: router_pb.ListProvidersRequest, context: Context
+    ) -> router_pb.ListProvidersResponse:
+        """Every endpoint with its health and load."""
+        return router_pb.ListProvidersResponse(providers=self.router.endpoints())
+
+    async def ListModels(  # noqa: N802 - gRPC method name
+        self, request: router_pb.RouterServiceListModelsRequest, context: Context
+    ) -> router_pb.RouterServiceListModelsResponse:
+        """Models of the routable providers."""
+        return router_pb.RouterServiceListModelsResponse(
+            models=self.router.models(request.capability, request.provider)
+        )
+
+    async def Transform(  # noqa: N802 - gRPC method name
+        self, request: router_pb.RouterServiceTransformRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Routes a job and relays its events byte for byte."""
+        route = _route(
+            request.capability, request.model, request.routing, self.router.settings.default_policy
+        )
+        job = model_pb.TransformRequest(
+            capability=request.capability,
+            model=request.model,
+            inputs=request.inputs,
+            options=request.options,
+            job_id=request.job_id,
+        )
+        async for message in _relay(self.router, job, route, request.routing.wait_for_ready, context):
+            yield message
+
+    async def EstimateCost(  # noqa: N802 - gRPC method name
+        self, request: router_pb.RouterServiceEstimateCostRequest, context: Context
+    ) -> router_pb.RouterServiceEstimateCostResponse:
+        """The estimate of the provider the job would go to."""
+        route = _route(
+            request.capability, request.model, request.routing, self.router.settings.default_policy
+        )
+        job = model_pb.EstimateCostRequest(
+            capability=request.capability,
+            model=request.model,
+            inputs=request.inputs,
+            options=request.options,
+        )
+        answer, endpoint = await self.router.estimate(job, route, _deadline(context))
+        return router_pb.RouterServiceEstimateCostResponse(
+            cost=answer.cost,
+            usage=answer.usage,
+            model_id=answer.model_id,
+            provider_id=endpoint.catalog.provider_id if endpoint.catalog else "",
+        )
+
+    async def RegisterProvider(  # noqa: N802 - gRPC method name
+        self, request: router_pb.RegisterProviderRequest, context: Context
+    ) -> router_pb.RegisterProviderResponse:
+        """Adds a provider endpoint with a lease, or renews the lease."""
+        try:
+            parse_address(request.address)
+        except ConfigError as exc:
+            raise invalid_argument([("address", str(exc))]) from None
+        existing = self.router.registry.get(request.address)
+        if existing is not None and existing.source != router_pb.DISCOVERY_SOURCE_REGISTERED:
+            raise PrizmError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                "ENDPOINT_NOT_REGISTERED",
+                f"{request.address} is already known from another source and needs no lease",
+            )
+        self.router.add_endpoint(request.address, router_pb.DISCOVERY_SOURCE_REGISTERED, request.priority)
+        granted = self.leases.grant(request.address, request.lease.ToTimedelta().total_seconds())
+        response = router_pb.RegisterProviderResponse()
+        response.lease.FromNanoseconds(int(granted * 1e9))
+        return response
+
+    async def DeregisterProvider(  # noqa: N802 - gRPC method name
+        self, request: router_pb.DeregisterProviderRequest, context: Context
+    ) -> router_pb.DeregisterProviderResponse:
+        """Removes a registered endpoint."""
+        if not self.leases.release(request.address):
+            raise PrizmError(
+                grpc.StatusCode.NOT_FOUND,
+                "ENDPOINT_NOT_REGISTERED",
+                f"{request.address} is not a registered provider",
+            )
+        await self.router.remove_endpoint(request.address)
+        return router_pb.DeregisterProviderResponse()
+
+    async def WatchProviders(  # noqa: N802 - gRPC method name
+        self, request: router_pb.WatchProvidersRequest, context: Context
+    ) -> AsyncIterator[router_pb.WatchProvidersResponse]:
+        """Every endpoint, then each change, until the caller goes away."""
+        queue = self.router.registry.watch()
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.router.registry.unwatch(queue)
+
+
+class MeshModelServicer:
+    """`prizm.v1.ModelService` for the whole mesh, so a router can be another router's provider."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def _route(self, capability: media_pb.Capability.ValueType, model: str) -> Route:
+        return _route(capability, model, None, self.router.settings.default_policy)
+
+    async def Transform(  # noqa: N802 - gRPC method name
+        self, request: model_pb.TransformRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Routes a job with the default policy and relays its events."""
+        route = self._route(request.capability, request.model)
+        async for message in _relay(self.router, request, route, False, context):
+            yield message
+
+    async def EstimateCost(  # noqa: N802 - gRPC method name
+        self, request: model_pb.EstimateCostRequest, context: Context
+    ) -> model_pb.EstimateCostResponse:
+        """The estimate of the provider the job would go to."""
+        route = self._route(request.capability, request.model)
+        answer, _ = await self.router.estimate(request, route, _deadline(context))
+        return answer
+
+    async def ValidateInput(  # noqa: N802 - gRPC method name
+        self, request: model_pb.ValidateInputRequest, context: Context
+    ) -> model_pb.ValidateInputResponse:
+        """Asks the provider the job would go to whether it accepts the input."""
+        route = self._route(request.capability, request.model)
+        deadline = _deadline(context)
+        ordered = await self.router.candidates(route, model_pb.EstimateCostRequest(), deadline, False)
+        response: model_pb.ValidateInputResponse = await ordered[0].models.ValidateInput(
+            request, timeout=self.router.timeout(deadline)
+        )
+        return response
+
+
+class MeshProviderServicer:
+    """`prizm.v1.ProviderService` describing the router as one provider of the whole mesh."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.started = time.monotonic()
+
+    def _status(self) -> provider_pb.ServiceStatus:
+        active = sum(endpoint.in_flight for endpoint in self.router.registry)
+        return provider_pb.ServiceStatus(
+            state=provider_pb.SERVICE_STATE_RUNNING, detail="routing", active_jobs=active
+        )
+
+    async def GetProviderInfo(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.GetProviderInfoRequest, context: Context
+    ) -> provider_pb.GetProviderInfoResponse:
+        """The mesh as one provider: the union of its routable capabilities."""
+        capabilities = sorted({cap for model in self.router.models(0) for cap in model.capabilities})
+        return provider_pb.GetProviderInfoResponse(
+            provider=catalog_pb.ProviderInfo(
+                id="prizm-router",
+                display_name="Prizm router",
+                kind=catalog_pb.PROVIDER_KIND_REMOTE,
+                capabilities=capabilities,
+                version=__version__,
+                description="A Prizm mesh, routing each job to the best of its providers.",
+            )
+        )
+
+    async def ListModels(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.ListModelsRequest, context: Context
+    ) -> provider_pb.ListModelsResponse:
+        """Models of the routable providers."""
+        return provider_pb.ListModelsResponse(models=self.router.models(request.capability))
+
+    async def GetServiceStatus(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.GetServiceStatusRequest, context: Context
+    ) -> provider_pb.GetServiceStatusResponse:
+        """The router is its own service and always running while it answers."""
+        return provider_pb.GetServiceStatusResponse(status=self._status())
+
+    async def StartService(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.StartServiceRequest, context: Context
+    ) -> provider_pb.StartServiceResponse:
+        """Nothing to start: the router is running."""
+        return provider_pb.StartServiceResponse(status=self._status())
+
+    async def StopService(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.StopServiceRequest, context: Context
+    ) -> provider_pb.StopServiceResponse:
+        """Refused: stop a router with SIGTERM."""
+        raise PrizmError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "SERVICE_NOT_MANAGED",
+            "a router is stopped with SIGTERM, not over the API",
+        )
+
+    async def Configure(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.ConfigureRequest, context: Context
+    ) -> provider_pb.ConfigureResponse:
+        """The router takes its settings from its config file only."""
+        if request.settings:
+            raise invalid_argument(
+                [(f"settings.{name}", "unknown setting") for name in sorted(request.settings)],
+                reason="UNKNOWN_SETTING",
+            )
+        return provider_pb.ConfigureResponse()

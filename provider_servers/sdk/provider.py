@@ -1,0 +1,135 @@
+"""The base class every provider subclasses: describe yourself, warm up, transform."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import ClassVar, Self
+
+import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
+
+from prizm_core.capabilities import capability_info
+from prizm_core.errors import PrizmError, invalid_argument
+from provider_servers.sdk.jobs import Event, Job
+from provider_servers.sdk.models import ModelSpec
+
+__all__ = ["Provider"]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class Provider(abc.ABC):
+    """A provider: one or more models behind one gRPC server.
+
+    Subclasses set the class attributes, list their models and implement
+    `transform`; the harness owns the server, health, validation, chunking,
+    provenance, cancellation and shutdown.
+    """
+
+    id: ClassVar[str]
+    display_name: ClassVar[str]
+    kind: ClassVar[catalog_pb.ProviderKind.ValueType]
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Self:
+        """Builds the provider from its settings in `environ`; the one place it reads them."""
+        del environ
+        return cls()
+
+    @classmethod
+    def main(cls, argv: Sequence[str]) -> int:
+        """Runs this provider as its own gRPC server; what `prizm serve-provider` calls."""
+        from provider_servers.sdk.harness import main  # noqa: PLC0415 - harness imports this module
+
+        return main(cls, argv)
+
+    @abc.abstractmethod
+    def models(self) -> Sequence[ModelSpec]:
+        """The provider's models; the first with a capability is its default for it."""
+
+    async def warm_up(self) -> None:
+        """Loads what the first job needs. The server is NOT_SERVING until this returns."""
+
+    async def close(self) -> None:
+        """Releases what `warm_up` loaded; called once after the server has drained."""
+
+    def check_inputs(self, job: Job) -> None:
+        """Rejects inputs the model cannot take, before any work starts.
+
+        The default checks the number of inputs, their kind against the
+        capability and their MIME type against the model's list.
+
+        Raises:
+            PrizmError: INVALID_ARGUMENT with field violations.
+        """
+        expected = capability_info(job.capability).input_kind
+        violations: list[tuple[str, str]] = []
+        if not job.inputs:
+            violations.append(("inputs", "at least one input is required"))
+        if len(job.inputs) > job.model.max_inputs:
+            violations.append(("inputs", f"at most {job.model.max_inputs} input(s) accepted"))
+        for index, asset in enumerate(job.inputs):
+            if asset.kind != expected:
+                kind = media_pb.MediaKind.Name(expected)
+                violations.append((f"inputs[{index}].kind", f"must be {kind}"))
+            if asset.kind == media_pb.MEDIA_KIND_TEXT and not _is_utf8(asset.data):
+                violations.append((f"inputs[{index}].data", "text must be UTF-8"))
+            accepted = job.model.input_mime_types
+            if accepted and asset.mime_type.split(";")[0].strip() not in accepted:
+                violations.append((f"inputs[{index}].mime_type", f"must be one of {', '.join(accepted)}"))
+        if violations:
+            raise invalid_argument(violations)
+
+    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+        """The work `job` will take, in media units, for cost estimates. Default: one request."""
+        del job
+        return {catalog_pb.MEDIA_UNIT_REQUEST: 1.0}
+
+    @abc.abstractmethod
+    def transform(self, job: Job) -> AsyncIterator[Event]:
+        """Does the job, yielding progress, then outputs, then optionally the actual usage.
+
+        Cancellation arrives as `asyncio.CancelledError` at an `await`; blocking
+        work must run in small steps (`asyncio.to_thread`) or in a subprocess
+        that is killed on cancel.
+        """
+
+    def configure(self, settings: Mapping[str, str]) -> list[str]:
+        """Applies runtime settings and returns the names applied. Default: accepts none."""
+        if settings:
+            raise invalid_argument(
+                [(f"settings.{name}", "unknown setting") for name in sorted(settings)],
+                reason="UNKNOWN_SETTING",
+            )
+        return []
+
+    async def start_service(self) -> None:
+        """Starts the service the provider works with. Default: the service is in-process."""
+
+    async def stop_service(self) -> None:
+        """Stops the service the provider works with. Default: refused, it is in-process."""
+        raise PrizmError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "SERVICE_NOT_MANAGED",
+            f"provider {self.id} runs in-process and has no service to stop",
+        )
+
+    @property
+    def managed_service(self) -> bool:
+        """Whether `start_service` / `stop_service` manage a separate service."""
+        return False
+
+    def capabilities(self) -> list[media_pb.Capability.ValueType]:
+        """Union of the models' capabilities, in enum order."""
+        found = {cap for model in self.models() for cap in model.capabilities}
+        return sorted(found)

@@ -1,0 +1,257 @@
+"""`ProviderService` and `ModelService` for one provider: requests in, domain calls, messages out."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import provider_service_pb2 as provider_pb
+
+from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.options import options_struct
+from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
+from provider_servers.sdk.jobs import InputAsset, Job
+from provider_servers.sdk.models import ModelSpec
+from provider_servers.sdk.options import resolve_options
+from provider_servers.sdk.provider import Provider
+from provider_servers.sdk.stream import job_events
+
+__all__ = ["JobTracker", "ModelServicer", "ProviderServicer"]
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class JobRequest(Protocol):
+    """The fields `TransformRequest`, `EstimateCostRequest` and `ValidateInputRequest` share."""
+
+    @property
+    def capability(self) -> media_pb.Capability.ValueType: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def inputs(self) -> Any: ...
+    @property
+    def options(self) -> Any: ...
+
+
+class JobTracker:
+    """Counts jobs in flight and finished, for service status and drain."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.finished = 0
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Counts one job for the duration of the block."""
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+            self.finished += 1
+
+
+def _input_asset(index: int, asset: media_pb.Asset) -> InputAsset:
+    if asset.WhichOneof("source") != "data":
+        raise invalid_argument(
+            [
+                (
+                    f"inputs[{index}].uri",
+                    "inputs by reference are not supported; send the bytes inline",
+                )
+            ],
+            reason="UNSUPPORTED_ASSET_SOURCE",
+        )
+    if asset.sha256 and asset.sha256.lower() != hashlib.sha256(asset.data).hexdigest():
+        raise invalid_argument(
+            [(f"inputs[{index}].sha256", "does not match the data")], reason="ASSET_HASH_MISMATCH"
+        )
+    return InputAsset(
+        kind=asset.kind, mime_type=asset.mime_type, data=asset.data, metadata=dict(asset.metadata)
+    )
+
+
+class ModelServicer:
+    """`prizm.v1.ModelService` for one provider."""
+
+    def __init__(self, provider: Provider, tracker: JobTracker) -> None:
+        self.provider = provider
+        self.tracker = tracker
+
+    def _model(self, capability: media_pb.Capability.ValueType, model_id: str) -> ModelSpec:
+        if capability == media_pb.CAPABILITY_UNSPECIFIED:
+            raise invalid_argument([("capability", "is required")])
+        models = self.provider.models()
+        if model_id:
+            model = next((m for m in models if m.id == model_id), None)
+            if model is None:
+                known = ", ".join(m.id for m in models)
+                raise PrizmError(
+                    grpc.StatusCode.NOT_FOUND,
+                    "MODEL_NOT_FOUND",
+                    f"provider {self.provider.id} has no model {model_id!r}; it has: {known}",
+                )
+            if capability not in model.capabilities:
+                raise invalid_argument(
+                    [
+                        (
+                            "capability",
+                            f"model {model_id} cannot do {media_pb.Capability.Name(capability)}",
+                        )
+                    ],
+                    reason="UNSUPPORTED_CAPABILITY",
+                )
+            return model
+        model = next((m for m in models if capability in m.capabilities), None)
+        if model is None:
+            raise invalid_argument(
+                [
+                    (
+                        "capability",
+                        f"provider {self.provider.id} cannot do {media_pb.Capability.Name(capability)}",
+                    )
+                ],
+                reason="UNSUPPORTED_CAPABILITY",
+            )
+        return model
+
+    def job(self, request: JobRequest, context: Context, job_id: str = "") -> Job:
+        """Validates a request into a job: model, inputs and options, before any work starts."""
+        model = self._model(request.capability, request.model)
+        options = resolve_options(model.parameters, dict(request.options.items()))
+        inputs = tuple(_input_asset(i, asset) for i, asset in enumerate(request.inputs))
+        remaining = context.time_remaining()
+        job = Job(
+            id=job_id or uuid.uuid4().hex,
+            capability=request.capability,
+            model=model,
+            inputs=inputs,
+            options=options,
+            deadline=None if remaining is None else time.time() + remaining,
+        )
+        self.provider.check_inputs(job)
+        return job
+
+    async def Transform(  # noqa: N802 - gRPC method name
+        self, request: model_pb.TransformRequest, context: Context
+    ) -> AsyncIterator[model_pb.TransformResponse]:
+        """Runs a job and streams its events."""
+        job = self.job(request, context, request.job_id)
+        log.info("job %s started on %s (model %s)", job.id, self.provider.id, job.model.id)
+        outcome = "cancelled"
+        with self.tracker.track():
+            try:
+                async for event in job_events(self.provider, job):
+                    yield event
+                outcome = "completed"
+            except Exception:
+                outcome = "failed"
+                raise
+            finally:
+                log.info("job %s %s", job.id, outcome)
+
+    async def EstimateCost(  # noqa: N802 - gRPC method name
+        self, request: model_pb.EstimateCostRequest, context: Context
+    ) -> model_pb.EstimateCostResponse:
+        """Estimates a job's cost from the model's prices and the provider's measure."""
+        job = self.job(request, context)
+        usage = self.provider.measure(job)
+        return model_pb.EstimateCostResponse(
+            cost=cost_proto(job.model, usage), usage=usage_proto(usage), model_id=job.model.id
+        )
+
+    async def ValidateInput(  # noqa: N802 - gRPC method name
+        self, request: model_pb.ValidateInputRequest, context: Context
+    ) -> model_pb.ValidateInputResponse:
+        """Validates a job and returns the options it would run with."""
+        job = self.job(request, context)
+        return model_pb.ValidateInputResponse(options=options_struct(job.options), model_id=job.model.id)
+
+
+class ProviderServicer:
+    """`prizm.v1.ProviderService` for one provider."""
+
+    def __init__(self, provider: Provider, tracker: JobTracker) -> None:
+        self.provider = provider
+        self.tracker = tracker
+        self.state: provider_pb.ServiceState.ValueType = provider_pb.SERVICE_STATE_STARTING
+        self.detail = "warming up"
+
+    def info(self) -> catalog_pb.ProviderInfo:
+        """The provider's identity."""
+        p = self.provider
+        return catalog_pb.ProviderInfo(
+            id=p.id,
+            display_name=p.display_name,
+            kind=p.kind,
+            capabilities=p.capabilities(),
+            version=p.version,
+            description=p.description,
+        )
+
+    def status(self) -> provider_pb.ServiceStatus:
+        """The service's state and job counts."""
+        return provider_pb.ServiceStatus(
+            state=self.state,
+            detail=self.detail,
+            managed=self.provider.managed_service,
+            active_jobs=self.tracker.active,
+            finished_jobs=self.tracker.finished,
+        )
+
+    async def GetProviderInfo(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.GetProviderInfoRequest, context: Context
+    ) -> provider_pb.GetProviderInfoResponse:
+        """Returns the provider's identity."""
+        return provider_pb.GetProviderInfoResponse(provider=self.info())
+
+    async def ListModels(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.ListModelsRequest, context: Context
+    ) -> provider_pb.ListModelsResponse:
+        """Lists the models, optionally only those with a capability."""
+        models = [
+            model_proto(m)
+            for m in self.provider.models()
+            if request.capability == media_pb.CAPABILITY_UNSPECIFIED or request.capability in m.capabilities
+        ]
+        return provider_pb.ListModelsResponse(models=models)
+
+    async def GetServiceStatus(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.GetServiceStatusRequest, context: Context
+    ) -> provider_pb.GetServiceStatusResponse:
+        """Returns the service status."""
+        return provider_pb.GetServiceStatusResponse(status=self.status())
+
+    async def StartService(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.StartServiceRequest, context: Context
+    ) -> provider_pb.StartServiceResponse:
+        """Starts the provider's service."""
+        await self.provider.start_service()
+        return provider_pb.StartServiceResponse(status=self.status())
+
+    async def StopService(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.StopServiceRequest, context: Context
+    ) -> provider_pb.StopServiceResponse:
+        """Stops the provider's service."""
+        await self.provider.stop_service()
+        return provider_pb.StopServiceResponse(status=self.status())
+
+    async def Configure(  # noqa: N802 - gRPC method name
+        self, request: provider_pb.ConfigureRequest, context: Context
+    ) -> provider_pb.ConfigureResponse:
+        """Applies runtime settings; their values are never logged."""
+        applied = self.provider.configure(dict(request.settings))
+        log.info("configured settings: %s", ", ".join(sorted(applied)) or "none")
+        return provider_pb.ConfigureResponse(applied=sorted(applied))
