@@ -1,0 +1,45 @@
+# Prizm: `make run` shows the mesh working, `make test` runs every gate. Both set themselves up.
+PYTHON ?= python3
+BIN := .venv/bin
+PY_STAMP := .venv/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: setup run test lint typecheck protos gen gen-check pytest clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) scripts/bootstrap.sh python
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json scripts/bootstrap.sh
+	scripts/bootstrap.sh node
+	touch $@
+
+run: $(PY_STAMP)
+	scripts/demo.sh
+
+test: setup
+	$(MAKE) --no-print-directory lint typecheck protos gen-check pytest
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy
+
+protos: $(NODE_STAMP)
+	scripts/buf_checks.sh
+
+gen: $(PY_STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+gen-check: $(PY_STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+
+pytest: $(PY_STAMP)
+	$(BIN)/pytest
+
+clean:
+	rm -rf .venv node_modules out .mypy_cache .ruff_cache .pytest_cache

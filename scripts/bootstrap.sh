@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need on a bare machine:
+#   python  - Python >= 3.11 with venv (apt when root), then .venv with Prizm and its dev tools
+#   node    - npm (apt when root), then buf from package-lock.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+apt_install() {
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "bootstrap: apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else
+    echo "bootstrap: please install: $* (not root, so not installing them myself)" >&2
+    exit 1
+  fi
+}
+
+python_ok() {
+  command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+setup_python() {
+  python_ok || apt_install python3 python3-venv python3-dev
+  python_ok || { echo "bootstrap: need Python >= 3.11 with venv; set PYTHON=..." >&2; exit 1; }
+  [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[local,dev]'
+}
+
+setup_node() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm ci --no-audit --no-fund --loglevel=error
+  node_modules/.bin/buf --version >/dev/null
+}
+
+case "${1:-all}" in
+  python) setup_python ;;
+  node) setup_node ;;
+  all) setup_python; setup_node ;;
+  *) echo "usage: $0 [python|node|all]" >&2; exit 2 ;;
+esac

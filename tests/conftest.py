@@ -1,0 +1,57 @@
+"""Shared fixtures: the real providers and a router in front of them, as subprocesses on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ServerProcess, start_provider, start_router, write_config
+
+
+@pytest.fixture(scope="session")
+def piper() -> Iterator[ServerProcess]:
+    """The piper provider."""
+    server = start_provider("piper")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pocketsphinx() -> Iterator[ServerProcess]:
+    """The pocketsphinx provider."""
+    server = start_provider("pocketsphinx")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Iterator[ServerProcess]:
+    """The synthetic provider."""
+    server = start_provider("synthetic")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mesh(
+    tmp_path_factory: pytest.TempPathFactory,
+    piper: ServerProcess,
+    pocketsphinx: ServerProcess,
+    synthetic: ServerProcess,
+) -> Iterator[ServerProcess]:
+    """A router with piper, pocketsphinx and synthetic as static providers."""
+    config = write_config(
+        tmp_path_factory.mktemp("mesh") / "router.yaml",
+        [piper.address, pocketsphinx.address, synthetic.address],
+    )
+    router = start_router(config)
+    yield router
+    router.stop()
+
+
+@pytest.fixture
+def tmp_config(tmp_path: Path) -> Path:
+    """A path for a router config."""
+    return tmp_path / "router.yaml"

@@ -1,0 +1,1 @@
+"""Test support: servers as subprocesses and waiting on the mesh."""

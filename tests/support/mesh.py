@@ -1,0 +1,45 @@
+"""Waiting on a mesh from tests: endpoints serving, conditions met, words recognised."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.client import PrizmClient
+
+__all__ = ["recognised_words", "wait_routable", "wait_until"]
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.01) -> float:
+    """Polls `check` until it is true; returns the seconds it took. Fails after `timeout`."""
+    start = time.monotonic()
+    while not await check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start
+
+
+async def wait_routable(router: str, count: int, timeout: float = 60.0) -> list[router_pb.ProviderEndpoint]:
+    """Waits until the router shows `count` endpoints SERVING; returns them."""
+    async with PrizmClient(router) as client:
+        serving: list[router_pb.ProviderEndpoint] = []
+
+        async def ready() -> bool:
+            nonlocal serving
+            endpoints = await client.list_providers()
+            serving = [e for e in endpoints if e.state == router_pb.ENDPOINT_STATE_SERVING]
+            return len(serving) >= count
+
+        await wait_until(ready, timeout, interval=0.05)
+        return serving
+
+
+def recognised_words(expected: str, transcript: str) -> int:
+    """How many words of `expected` occur in `transcript` (case and punctuation ignored)."""
+    words = set(re.findall(r"[a-z']+", transcript.lower()))
+    return sum(1 for word in re.findall(r"[a-z']+", expected.lower()) if word in words)

@@ -1,0 +1,117 @@
+"""Providers and routers as real subprocesses on loopback, with their logs captured."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ServerProcess", "cpu_seconds", "start_provider", "start_router", "write_config"]
+
+START_TIMEOUT_S = 60.0
+
+
+def _pump(stream: object, sink: queue.Queue[str] | list[str]) -> None:
+    for raw in stream:  # type: ignore[attr-defined]
+        line = raw.decode(errors="replace").rstrip("\n")
+        if isinstance(sink, list):
+            sink.append(line)
+        else:
+            sink.put(line)
+
+
+@dataclass
+class ServerProcess:
+    """A Prizm server process: its address, its captured stderr, and ways to end it."""
+
+    process: subprocess.Popen[bytes]
+    address: str = ""
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.process.pid
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Sends `sig` to the process."""
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def log_text(self) -> str:
+        """Everything the process wrote to stderr so far."""
+        return "\n".join(self.log)
+
+
+def _start(command: list[str], env: dict[str, str] | None = None) -> ServerProcess:
+    """Starts a server and waits for its `listening` line on stdout."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    server = ServerProcess(process=process)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stderr, server.log), daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{command} exited with {process.returncode}:\n{server.log_text()}"
+                ) from None
+            continue
+        if line.startswith("{") and json.loads(line).get("event") == "listening":
+            server.address = json.loads(line)["address"]
+            return server
+    process.kill()
+    raise RuntimeError(f"{command} did not listen within {START_TIMEOUT_S} s:\n{server.log_text()}")
+
+
+def start_provider(name: str, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """`prizm serve-provider NAME` on a free loopback port."""
+    command = [sys.executable, "-m", "prizm_core.cli", "serve-provider", name, "--port", "0", *args]
+    return _start(command, env)
+
+
+def start_router(config: Path | None = None, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """`prizm router` on a free loopback port, with an optional config file."""
+    command = [sys.executable, "-m", "prizm_core.cli", "router", "--listen", "127.0.0.1:0", *args]
+    if config is not None:
+        command += ["--config", str(config)]
+    return _start(command, env)
+
+
+def write_config(path: Path, providers: list[str], **settings: object) -> Path:
+    """A router config listing `providers` (addresses) as static endpoints."""
+    data = {"providers": [{"address": a} for a in providers], **settings}
+    path.write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
