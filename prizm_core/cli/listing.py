@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 
 from google.protobuf import json_format
 from prizm.v1 import catalog_pb2 as catalog_pb
@@ -17,11 +18,17 @@ from prizm_core.client import PrizmClient
 
 __all__ = ["add_listing_commands"]
 
+_PIPE_WIDTH = 240
 _STATE_STYLE = {
     router_pb.ENDPOINT_STATE_SERVING: "green",
     router_pb.ENDPOINT_STATE_NOT_SERVING: "red",
     router_pb.ENDPOINT_STATE_PENDING: "yellow",
 }
+
+
+def _console() -> Console:
+    # Piped output is read by programs and grep: never fold it to a terminal's width.
+    return Console() if sys.stdout.isatty() else Console(width=_PIPE_WIDTH)
 
 
 def _enum_label(name: str, prefix: str) -> str:
@@ -72,7 +79,7 @@ def _providers(args: argparse.Namespace) -> int:
             _capabilities(list(e.provider.capabilities)),
             e.detail,
         )
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
@@ -87,7 +94,7 @@ def _models(args: argparse.Namespace) -> int:
     for m in models:
         options = ", ".join(p.name for p in m.parameters) or "-"
         table.add_row(m.provider_id, m.id, _capabilities(list(m.capabilities)), _price(m), options)
-    Console().print(table)
+    _console().print(table)
     return 0
 
 

@@ -47,6 +47,18 @@ class OutputAsset:
         """The content as UTF-8 text (in-memory outputs)."""
         return (self.data or b"").decode("utf-8")
 
+    def to_asset(self) -> media_pb.Asset:
+        """This output as the input of another job."""
+        data = self.data if self.data is not None else self.path.read_bytes() if self.path else b""
+        return media_pb.Asset(
+            kind=self.kind,
+            mime_type=self.mime_type,
+            size_bytes=len(data),
+            sha256=self.sha256,
+            metadata=self.metadata,
+            data=data,
+        )
+
 
 @dataclass
 class JobResult:
