@@ -18,6 +18,7 @@ from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening, stop_signal
 from provider_servers.sdk.provider import Provider
+from provider_servers.sdk.registration import keep_registered
 from provider_servers.sdk.servicer import JobTracker, ModelServicer, ProviderServicer
 
 __all__ = ["ProviderSettings", "main", "parse_settings", "serve"]
@@ -37,11 +38,17 @@ class ProviderSettings:
         serve: Listening, reflection and drain settings.
         parent_pid: Stop when this process is gone (set by a router that launched us).
         log_level: Logging level name.
+        register: Router to register with and keep a lease at, if any.
+        advertise: Address the router should dial; the bound address when empty.
+        lease_s: Lease to ask the router for.
     """
 
     serve: ServeSettings
     parent_pid: int | None = None
     log_level: str = "INFO"
+    register: str = ""
+    advertise: str = ""
+    lease_s: float = 30.0
 
 
 def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
@@ -53,6 +60,9 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     parser.add_argument("--no-reflection", action="store_true", help="do not serve reflection")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--register", metavar="ROUTER", default="", help="register with this router")
+    parser.add_argument("--advertise", metavar="HOST:PORT", default="", help="address the router dials")
+    parser.add_argument("--lease", type=float, default=30.0, help="lease to ask the router for, seconds")
     args = parser.parse_args(list(argv))
     return ProviderSettings(
         serve=ServeSettings(
@@ -60,6 +70,9 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
         ),
         parent_pid=args.parent_pid,
         log_level=args.log_level,
+        register=args.register,
+        advertise=args.advertise,
+        lease_s=args.lease,
     )
 
 
@@ -96,12 +109,18 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
             info.state, info.detail = provider_pb.SERVICE_STATE_RUNNING, "ready"
             await server.set_serving(True)
             log.info("provider %s serving on %s", provider.id, address)
+            if settings.register:
+                advertised = settings.advertise or address
+                watchers.append(
+                    asyncio.create_task(keep_registered(settings.register, advertised, settings.lease_s))
+                )
             await stopped
         warm.cancel()
     finally:
         log.info("provider %s stopping: draining %d job(s)", provider.id, tracker.active)
         for task in watchers:
             task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         await server.stop()
         await provider.close()
 
