@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 SENTENCE=${SENTENCE:-"The quick brown fox jumps over the lazy dog."}
-mkdir -p out
-rm -f out/mesh.out
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+rm -f "$OUT/mesh.out"
 
 # An ephemeral port, announced on the router's stdout, so a busy 50051 cannot break the demo.
-"$BIN/prizm" up --listen 127.0.0.1:0 >out/mesh.out 2>out/mesh.log &
+"$BIN/prizm" up --listen 127.0.0.1:0 >"$OUT/mesh.out" 2>"$OUT/mesh.log" &
 mesh=$!
 stop_mesh() {
   if kill -0 "$mesh" 2>/dev/null; then
@@ -20,18 +21,18 @@ stop_mesh() {
 trap stop_mesh EXIT
 
 for _ in $(seq 300); do
-  grep -q '"listening"' out/mesh.out 2>/dev/null && break
-  kill -0 "$mesh" 2>/dev/null || { cat out/mesh.log >&2; exit 1; }
+  grep -q '"listening"' "$OUT/mesh.out" 2>/dev/null && break
+  kill -0 "$mesh" 2>/dev/null || { cat "$OUT/mesh.log" >&2; exit 1; }
   sleep 0.1
 done
-address=$("$BIN/python" -c 'import json,sys; print(json.loads(open("out/mesh.out").readline())["address"])')
+address=$("$BIN/python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["address"])' "$OUT/mesh.out")
 export PRIZM_ROUTER=$address
-echo "mesh: router on $address (log in out/mesh.log)"
+echo "mesh: router on $address (log in $OUT/mesh.log)"
 
-"$BIN/prizm" run text-to-audio "$SENTENCE" -o out/speech.wav --wait 120
+"$BIN/prizm" run text-to-audio "$SENTENCE" -o "$OUT/speech.wav" --wait 120
 "$BIN/prizm" providers
-transcript=$("$BIN/prizm" run audio-to-text out/speech.wav --wait 120)
+transcript=$("$BIN/prizm" run audio-to-text "$OUT/speech.wav" --wait 120)
 echo
 echo "said:        $SENTENCE"
 echo "transcribed: $transcript"
-echo "audio:       out/speech.wav"
+echo "audio:       $OUT/speech.wav"
