@@ -1,5 +1,11 @@
 """The `prizm` command line."""
 
-from prizm_core.cli.main import main
+import os
+
+# The router forks only to exec provider processes, which never use the parent's gRPC state:
+# gRPC's fork handlers are pure overhead there (and log a line per child). Read when grpc loads.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+from prizm_core.cli.main import main  # noqa: E402 - after the environment is set
 
 __all__ = ["main"]
