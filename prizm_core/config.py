@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -30,9 +31,18 @@ class ConfigError(ValueError):
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """Splits `host:port`; raises ConfigError when it is not one."""
+    """Splits `host:port` (an IPv6 host in brackets: `[::1]:50051`); raises ConfigError otherwise."""
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= _MAX_PORT:
+    bracketed = host.startswith("[") and host.endswith("]")
+    valid = (
+        sep
+        and host
+        and (bracketed or ":" not in host)
+        and port.isascii()
+        and port.isdigit()
+        and int(port) <= _MAX_PORT
+    )
+    if not valid:
         raise ConfigError(f"not a host:port address: {address!r}")
     return host.strip("[]"), int(port)
 
@@ -40,12 +50,10 @@ def parse_address(address: str) -> tuple[str, int]:
 def parse_policy(name: str) -> router_pb.RoutingPolicy.ValueType:
     """A routing policy by name: priority, cheapest or least-loaded."""
     key = "ROUTING_POLICY_" + name.strip().upper().replace("-", "_")
-    try:
-        return router_pb.RoutingPolicy.Value(key)
-    except ValueError:
-        raise ConfigError(
-            f"unknown routing policy {name!r}; use priority, cheapest or least-loaded"
-        ) from None
+    if key != "ROUTING_POLICY_UNSPECIFIED":
+        with contextlib.suppress(ValueError):
+            return router_pb.RoutingPolicy.Value(key)
+    raise ConfigError(f"unknown routing policy {name!r}; use priority, cheapest or least-loaded")
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,18 @@ def _int(value: object, where: str, minimum: int = 0) -> int:
     return value
 
 
+def _no_unknown_keys(item: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
 def _provider(item: object, where: str) -> StaticProvider:
     if isinstance(item, str):
         item = {"address": item}
     if not isinstance(item, dict) or "address" not in item:
         raise ConfigError(f"{where}: needs an address")
+    _no_unknown_keys(item, {"address", "priority"}, where)
     parse_address(str(item["address"]))
     return StaticProvider(
         address=str(item["address"]),
@@ -103,6 +118,7 @@ def _sidecar(item: object, where: str) -> SidecarSpec:
         item = {"provider": item}
     if not isinstance(item, dict) or not isinstance(item.get("provider"), str):
         raise ConfigError(f"{where}: needs a provider name")
+    _no_unknown_keys(item, {"provider", "replicas", "priority", "args"}, where)
     args = item.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(f"{where}.args: must be a list of strings")
@@ -126,9 +142,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         "max_attempts",
         "lease_s",
     }
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    _no_unknown_keys(dict(data), known, source)
     listen = str(data.get("listen", RouterConfig.listen))
     parse_address(listen)
     providers = data.get("providers") or []

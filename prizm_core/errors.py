@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,8 +59,8 @@ class PrizmError(Exception):
             _pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata))
         ]
         if self.retry_after_s is not None:
-            seconds = max(self.retry_after_s, 0.0)
-            delay = duration_pb2.Duration(seconds=math.floor(seconds), nanos=int((seconds % 1) * 1e9))
+            delay = duration_pb2.Duration()
+            delay.FromNanoseconds(round(max(self.retry_after_s, 0.0) * 1e9))
             details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
         if self.field_violations:
             violations = [

@@ -6,6 +6,6 @@ import os
 # gRPC's fork handlers are pure overhead there (and log a line per child). Read when grpc loads.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-from prizm_core.cli.main import main  # noqa: E402 - after the environment is set
+from prizm_core.cli.main import main
 
 __all__ = ["main"]

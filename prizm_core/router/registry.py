@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -121,7 +122,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._endpoints: dict[str, Endpoint] = {}
-        self._changed = asyncio.Condition()
+        # Set and replaced on every change: whoever waits holds the event of its moment.
+        self._changed = asyncio.Event()
         self._watchers: set[asyncio.Queue[router_pb.WatchProvidersResponse]] = set()
 
     def __iter__(self) -> Iterator[Endpoint]:
@@ -184,19 +186,13 @@ class Registry:
         event = router_pb.WatchProvidersResponse(change=change, endpoint=endpoint.to_proto())
         for queue in self._watchers:
             queue.put_nowait(event)
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def wait_changed(self, timeout: float | None) -> None:
         """Returns at the next registry change, or after `timeout` seconds."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except TimeoutError:
-                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     def watch(self) -> asyncio.Queue[router_pb.WatchProvidersResponse]:
         """A queue holding every endpoint as ADDED, then each change; `unwatch` it when done."""

@@ -102,41 +102,48 @@ def order(
 
 
 def no_candidate_error(endpoints: Iterable[Endpoint], route: Route) -> PrizmError:
-    """The clearest error for a route no endpoint can take now."""
+    """The clearest error for a route no endpoint can take now.
+
+    Only an outage is retryable (UNAVAILABLE); a provider, model or capability
+    the mesh does not have is not, whatever the health of the rest.
+    """
     endpoints = list(endpoints)
-    known = [e for e in endpoints if e.catalog is not None]
+    known = [e.catalog for e in endpoints if e.catalog is not None]
     pending = sum(1 for e in endpoints if e.catalog is None)
     capability = capability_info(route.capability).name
-    if route.provider and not any(e.catalog and e.catalog.provider_id == route.provider for e in known):
-        ids = sorted({e.catalog.provider_id for e in known if e.catalog})
-        return PrizmError(
-            grpc.StatusCode.NOT_FOUND,
-            "PROVIDER_NOT_FOUND",
-            f"no provider {route.provider!r} in the mesh; known: {', '.join(ids) or 'none'}",
-            metadata={"provider": route.provider},
-        )
-    serving_capability = [e for e in known if e.catalog and e.catalog.model_for(route.capability)]
-    if route.model and not any(
-        e.catalog and e.catalog.model_for(route.capability, route.model) for e in known
-    ):
+    where = "the mesh"
+    if route.provider:
+        where = f"provider {route.provider!r}"
+        scope = [c for c in known if c.provider_id == route.provider]
+        if not scope:
+            ids = sorted({c.provider_id for c in known})
+            return PrizmError(
+                grpc.StatusCode.NOT_FOUND,
+                "PROVIDER_NOT_FOUND",
+                f"no provider {route.provider!r} in the mesh; known: {', '.join(ids) or 'none'}",
+                metadata={"provider": route.provider},
+            )
+    else:
+        scope = known
+    if route.model and not any(c.model_for(route.capability, route.model) for c in scope):
         return PrizmError(
             grpc.StatusCode.NOT_FOUND,
             "MODEL_NOT_FOUND",
-            f"no model {route.model!r} with capability {capability} in the mesh",
+            f"no model {route.model!r} with capability {capability} in {where}",
             metadata={"model": route.model, "capability": capability},
         )
-    if not serving_capability:
+    if not any(c.model_for(route.capability) for c in scope):
         starting = f" ({pending} provider(s) still starting)" if pending else ""
         return PrizmError(
             grpc.StatusCode.FAILED_PRECONDITION,
             "NO_PROVIDER_FOR_CAPABILITY",
-            f"no provider in the mesh serves {capability}{starting}",
+            f"nothing in {where} serves {capability}{starting}",
             metadata={"capability": capability},
         )
     return PrizmError(
         grpc.StatusCode.UNAVAILABLE,
         "NO_HEALTHY_PROVIDER",
-        f"every provider of {capability} is unavailable; retry shortly",
+        f"every provider of {capability} in {where} is unavailable; retry shortly",
         metadata={"capability": capability},
         retry_after_s=RETRY_AFTER_S,
     )
