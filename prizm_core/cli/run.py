@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import grpc
+from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 from rich.console import Console
@@ -84,9 +85,18 @@ class _Bar:
             self.progress.update(self.task, completed=100, description="done")
 
 
+async def _parameters(
+    client: PrizmClient, capability: str, args: argparse.Namespace
+) -> dict[str, catalog_pb.Parameter]:
+    """The option schema of the models that could take the job, to type `--option` values."""
+    if not args.option:
+        return {}
+    models = await client.list_models(capability, args.provider or "")
+    return {p.name: p for m in reversed(models) if not args.model or m.id == args.model for p in m.parameters}
+
+
 async def _run_job(args: argparse.Namespace) -> JobResult:
     capability = capability_by_name(args.capability)
-    options = dict(parse_option(o) for o in args.option)
     routing = router_pb.RoutingHints(provider=args.provider or "", allow_fallback=args.allow_fallback)
     if args.policy:
         routing.policy = parse_policy(args.policy)
@@ -94,6 +104,8 @@ async def _run_job(args: argparse.Namespace) -> JobResult:
     async with PrizmClient(args.router) as client:
         if args.wait:
             await client.wait_for_capability(capability.name, args.wait)
+        schema = await _parameters(client, capability.name, args)
+        options = dict(parse_option(option, schema) for option in args.option)
         text_output = capability.output_kind == media_pb.MEDIA_KIND_TEXT
         bar = _Bar(console)
         with bar.progress:
