@@ -1,0 +1,156 @@
+"""The registry: idempotent adds, the watch stream of changes, and waiting for a change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.router.registry import Registry
+from tests.unit.prizm_core.router.catalogs import TTS, catalog
+
+STATIC = router_pb.DISCOVERY_SOURCE_STATIC
+SIDECAR = router_pb.DISCOVERY_SOURCE_SIDECAR
+ADDED = router_pb.ENDPOINT_CHANGE_ADDED
+UPDATED = router_pb.ENDPOINT_CHANGE_UPDATED
+REMOVED = router_pb.ENDPOINT_CHANGE_REMOVED
+PENDING = router_pb.ENDPOINT_STATE_PENDING
+SERVING = router_pb.ENDPOINT_STATE_SERVING
+NOT_SERVING = router_pb.ENDPOINT_STATE_NOT_SERVING
+
+PIPER = catalog("piper", [("joe", [TTS])])
+
+
+@pytest.fixture
+async def registry() -> AsyncIterator[Registry]:
+    """A registry whose channels are closed after the test."""
+    made = Registry()
+    yield made
+    await made.close()
+
+
+def _drain(queue: asyncio.Queue[router_pb.WatchProvidersResponse]) -> list[tuple[int, str, int]]:
+    events: list[tuple[int, str, int]] = []
+    while not queue.empty():
+        event = queue.get_nowait()
+        events.append((event.change, event.endpoint.address, event.endpoint.state))
+    return events
+
+
+async def test_add_is_idempotent(registry: Registry) -> None:
+    first = registry.add("127.0.0.1:41001", STATIC, priority=5)
+    again = registry.add("127.0.0.1:41001", SIDECAR, priority=9)
+    assert again is first
+    assert (again.source, again.priority, again.state) == (STATIC, 5, PENDING)
+    assert list(registry) == [first]
+    assert registry.get("127.0.0.1:41001") is first
+    assert registry.get("127.0.0.1:41002") is None
+
+
+async def test_watch_starts_with_a_snapshot_then_streams_changes(registry: Registry) -> None:
+    a = registry.add("127.0.0.1:41001", STATIC, priority=3)
+    queue = registry.watch()
+    [snapshot] = [queue.get_nowait()]
+    assert snapshot.change == ADDED
+    assert (snapshot.endpoint.address, snapshot.endpoint.priority) == ("127.0.0.1:41001", 3)
+    assert snapshot.endpoint.state == PENDING
+    assert snapshot.endpoint.source == STATIC
+    assert not snapshot.endpoint.HasField("provider")
+
+    registry.set_state(a, SERVING, "ok", catalog=PIPER)
+    update = queue.get_nowait()
+    assert update.change == UPDATED
+    assert (update.endpoint.state, update.endpoint.detail) == (SERVING, "ok")
+    assert update.endpoint.provider.id == "piper"
+    assert a.routable
+
+    b = registry.add("127.0.0.1:41002", SIDECAR)
+    registry.set_state(a, NOT_SERVING, "health check failed")
+    await registry.remove(b.address)
+    assert _drain(queue) == [
+        (ADDED, "127.0.0.1:41002", PENDING),
+        (UPDATED, "127.0.0.1:41001", NOT_SERVING),
+        (REMOVED, "127.0.0.1:41002", PENDING),
+    ]
+    assert not a.routable
+    assert list(registry) == [a]
+
+
+async def test_every_watcher_gets_every_change_until_unwatched(registry: Registry) -> None:
+    first, second = registry.watch(), registry.watch()
+    a = registry.add("127.0.0.1:41001", STATIC)
+    registry.unwatch(second)
+    registry.set_state(a, SERVING, catalog=PIPER)
+    assert _drain(first) == [(ADDED, "127.0.0.1:41001", PENDING), (UPDATED, "127.0.0.1:41001", SERVING)]
+    assert _drain(second) == [(ADDED, "127.0.0.1:41001", PENDING)]
+
+
+async def test_pending_endpoint_reporting_not_serving_stays_pending_silently(registry: Registry) -> None:
+    a = registry.add("127.0.0.1:41001", STATIC)
+    queue = registry.watch()
+    queue.get_nowait()
+    since = a.state_since
+    registry.set_state(a, NOT_SERVING, "warming up")
+    assert (a.state, a.detail, a.state_since) == (PENDING, "warming up", since)
+    assert not a.routable
+    assert queue.empty()
+
+
+async def test_same_state_updates_detail_without_an_event(registry: Registry) -> None:
+    a = registry.add("127.0.0.1:41001", STATIC)
+    registry.set_state(a, SERVING, "first", catalog=PIPER)
+    queue = registry.watch()
+    queue.get_nowait()
+    registry.set_state(a, SERVING, "still fine")
+    assert (a.state, a.detail) == (SERVING, "still fine")
+    assert queue.empty()
+    # A fresh catalog is a change even when the state is not.
+    registry.set_state(a, SERVING, "new models", catalog=catalog("piper", [("amy", [TTS])]))
+    assert _drain(queue) == [(UPDATED, "127.0.0.1:41001", SERVING)]
+    assert a.catalog is not None
+    assert [m.id for m in a.catalog.models] == ["amy"]
+
+
+async def test_remove_closes_the_channel_and_forgets_the_endpoint(registry: Registry) -> None:
+    a = registry.add("127.0.0.1:41001", STATIC)
+    queue = registry.watch()
+    queue.get_nowait()
+    await registry.remove(a.address)
+    assert a.channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
+    assert registry.get(a.address) is None
+    assert _drain(queue) == [(REMOVED, "127.0.0.1:41001", PENDING)]
+    await registry.remove(a.address)
+    assert queue.empty()
+
+
+async def test_wait_changed_returns_on_a_change(registry: Registry) -> None:
+    a = registry.add("127.0.0.1:41001", STATIC)
+    await asyncio.sleep(0)  # let the add's own notification pass
+    waiter = asyncio.create_task(registry.wait_changed(timeout=30))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    registry.set_state(a, SERVING, catalog=PIPER)
+    await asyncio.wait_for(waiter, timeout=5)
+    assert waiter.done()
+    assert waiter.exception() is None
+
+
+async def test_wait_changed_returns_after_the_timeout_without_a_change(registry: Registry) -> None:
+    registry.add("127.0.0.1:41001", STATIC)
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(registry.wait_changed(timeout=0.05), timeout=5)
+    assert loop.time() - started >= 0.04
+
+
+async def test_close_closes_every_channel() -> None:
+    registry = Registry()
+    a = registry.add("127.0.0.1:41001", STATIC)
+    b = registry.add("127.0.0.1:41002", STATIC)
+    await registry.close()
+    assert a.channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
+    assert b.channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN

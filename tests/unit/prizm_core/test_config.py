@@ -1,0 +1,189 @@
+"""The router config file: defaults, providers, sidecars, policies and what is rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prizm.v1 import router_service_pb2 as router_pb
+
+from prizm_core.config import (
+    ConfigError,
+    RouterConfig,
+    SidecarSpec,
+    StaticProvider,
+    default_config_path,
+    load_config,
+    parse_address,
+    parse_config,
+    parse_policy,
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_path_gives_the_bare_router() -> None:
+    config = load_config(None)
+    assert config == RouterConfig()
+    assert (config.listen, config.providers, config.sidecars) == ("127.0.0.1:50051", (), ())
+    assert config.default_policy == router_pb.ROUTING_POLICY_PRIORITY
+    assert (config.reflection, config.grace_s, config.max_attempts, config.lease_s) == (True, 10.0, 3, 30.0)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "{}\n"])
+def test_empty_file_gives_the_defaults(tmp_config: Path, text: str) -> None:
+    assert load_config(_write(tmp_config, text)) == RouterConfig()
+
+
+def test_full_file(tmp_config: Path) -> None:
+    _write(
+        tmp_config,
+        """
+listen: 0.0.0.0:6000
+default_policy: least-loaded
+reflection: false
+grace_s: 2.5
+max_attempts: 5
+lease_s: 12
+providers:
+  - 127.0.0.1:50061
+  - address: "[::1]:50062"
+    priority: 10
+sidecars:
+  - piper
+  - provider: pocketsphinx
+    replicas: 3
+    priority: -5
+    args: ["--threads", "2"]
+""",
+    )
+    config = load_config(tmp_config)
+    assert config == RouterConfig(
+        listen="0.0.0.0:6000",
+        providers=(StaticProvider("127.0.0.1:50061", 0), StaticProvider("[::1]:50062", 10)),
+        sidecars=(
+            SidecarSpec(provider="piper", replicas=1, priority=0, args=()),
+            SidecarSpec(provider="pocketsphinx", replicas=3, priority=-5, args=("--threads", "2")),
+        ),
+        default_policy=router_pb.ROUTING_POLICY_LEAST_LOADED,
+        reflection=False,
+        grace_s=2.5,
+        max_attempts=5,
+        lease_s=12.0,
+    )
+    assert isinstance(config.lease_s, float)
+
+
+def test_the_embedded_default_config_loads() -> None:
+    config = load_config(default_config_path())
+    assert config.listen == "127.0.0.1:50051"
+    assert [s.provider for s in config.sidecars] == ["piper", "pocketsphinx"]
+    assert config.providers == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("priority", router_pb.ROUTING_POLICY_PRIORITY),
+        ("cheapest", router_pb.ROUTING_POLICY_CHEAPEST),
+        ("least-loaded", router_pb.ROUTING_POLICY_LEAST_LOADED),
+        ("LEAST_LOADED", router_pb.ROUTING_POLICY_LEAST_LOADED),
+        (" Cheapest ", router_pb.ROUTING_POLICY_CHEAPEST),
+    ],
+)
+def test_policy_by_name(name: str, policy: int) -> None:
+    assert parse_policy(name) == policy
+    assert parse_config({"default_policy": name}, "test").default_policy == policy
+
+
+def test_unknown_policy_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown routing policy 'fastest'"):
+        parse_config({"default_policy": "fastest"}, "test")
+
+
+def test_unknown_keys_are_rejected_by_name(tmp_config: Path) -> None:
+    _write(tmp_config, "listen: 127.0.0.1:1\nprovider: [127.0.0.1:2]\ngrace: 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_config)
+    message = str(caught.value)
+    assert str(tmp_config) in message
+    assert "unknown key(s) grace, provider;" in message
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"listen": "localhost"}, "not a host:port address: 'localhost'"),
+        ({"listen": "127.0.0.1:99999"}, "not a host:port address"),
+        ({"providers": ["127.0.0.1"]}, "not a host:port address: '127.0.0.1'"),
+        ({"providers": [{"address": "host:port"}]}, "not a host:port address: 'host:port'"),
+        ({"providers": [{"priority": 3}]}, "test: providers[0]: needs an address"),
+        ({"providers": ["127.0.0.1:1", 7]}, "test: providers[1]: needs an address"),
+        ({"providers": [{"address": "h:1", "priority": "high"}]}, "providers[0].priority"),
+        ({"providers": "127.0.0.1:1"}, "providers and sidecars must be lists"),
+        ({"sidecars": {"provider": "piper"}}, "providers and sidecars must be lists"),
+        ({"sidecars": [{"replicas": 2}]}, "sidecars[0]: needs a provider name"),
+        ({"sidecars": [{"provider": "piper", "replicas": 0}]}, "sidecars[0].replicas"),
+        ({"sidecars": [{"provider": "piper", "replicas": True}]}, "sidecars[0].replicas"),
+        ({"sidecars": [{"provider": "piper", "args": "--fast"}]}, "sidecars[0].args"),
+        ({"sidecars": [{"provider": "piper", "args": [1]}]}, "sidecars[0].args"),
+        ({"sidecars": [{"provider": "piper", "priority": -1001}]}, "sidecars[0].priority"),
+        ({"grace_s": -1}, "grace_s must be ≥ 0"),
+        ({"lease_s": 0}, "lease_s > 0"),
+        ({"lease_s": "long"}, "lease_s > 0"),
+        ({"max_attempts": 0}, "max_attempts: must be a whole number ≥ 1"),
+    ],
+)
+def test_bad_values_are_rejected(data: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "test")
+    assert fragment in str(caught.value)
+
+
+def test_bad_yaml_and_non_mapping_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(_write(tmp_path / "bad.yaml", "listen: [unclosed\n"))
+    with pytest.raises(ConfigError, match="must be a mapping at the top level"):
+        load_config(_write(tmp_path / "list.yaml", "- 127.0.0.1:1\n"))
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("127.0.0.1:50051", ("127.0.0.1", 50051)),
+        ("localhost:0", ("localhost", 0)),
+        ("example.com:65535", ("example.com", 65535)),
+        ("[::1]:50051", ("::1", 50051)),
+        ("unix-host:007", ("unix-host", 7)),
+    ],
+)
+def test_parse_address(address: str, expected: tuple[str, int]) -> None:
+    assert parse_address(address) == expected
+
+
+@pytest.mark.parametrize(
+    "address", ["", "localhost", ":50051", "localhost:", "localhost:65536", "localhost:-1", "localhost:http"]
+)
+def test_parse_address_rejects(address: str) -> None:
+    with pytest.raises(ConfigError, match="not a host:port address"):
+        parse_address(address)
+
+
+def test_parse_address_rejects_superscript_port_with_config_error() -> None:
+    with pytest.raises(ConfigError):
+        parse_address("localhost:²")
+
+
+def test_parse_address_rejects_bare_ipv6_without_port() -> None:
+    with pytest.raises(ConfigError):
+        parse_address("::1")
+
+
+def test_unknown_keys_inside_a_sidecar_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="replica"):
+        parse_config({"sidecars": [{"provider": "piper", "replica": 3}]}, "test")

@@ -1,0 +1,171 @@
+"""PrizmError to a rich `google.rpc.Status` and back through a real `AioRpcError`."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from prizm_core.errors import DOMAIN, PrizmError, error_details, invalid_argument
+
+_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def _rpc_error(rich: status_pb2.Status, code: grpc.StatusCode | None = None) -> grpc.aio.AioRpcError:
+    """The error a client sees when a server aborts with `rich`."""
+    return grpc.aio.AioRpcError(
+        code or grpc.StatusCode(next(c for c in grpc.StatusCode if c.value[0] == rich.code)),
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata((_DETAILS_KEY, rich.SerializeToString())),
+        details=rich.message,
+    )
+
+
+def _unpacked(rich: status_pb2.Status) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for detail in rich.details:
+        for message in (
+            error_details_pb2.ErrorInfo(),
+            error_details_pb2.RetryInfo(),
+            error_details_pb2.BadRequest(),
+        ):
+            if detail.Unpack(message):
+                found[type(message).__name__] = message
+    return found
+
+
+def test_rich_status_carries_error_info_with_domain_reason_and_metadata() -> None:
+    error = PrizmError(grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND", "no model 'x'", metadata={"model": "x"})
+    rich = error.to_rich_status()
+    assert rich.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert rich.message == "no model 'x'"
+    details = _unpacked(rich)
+    assert set(details) == {"ErrorInfo"}
+    info = details["ErrorInfo"]
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert (info.domain, info.reason, dict(info.metadata)) == (DOMAIN, "MODEL_NOT_FOUND", {"model": "x"})
+    assert DOMAIN == "prizm.dev"
+
+
+def test_rich_status_carries_retry_info_only_when_retry_after_is_given() -> None:
+    with_retry = PrizmError(grpc.StatusCode.UNAVAILABLE, "NO_HEALTHY_PROVIDER", "later", retry_after_s=2.5)
+    retry = _unpacked(with_retry.to_rich_status())["RetryInfo"]
+    assert isinstance(retry, error_details_pb2.RetryInfo)
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (2, 500_000_000)
+    without = PrizmError(grpc.StatusCode.UNAVAILABLE, "NO_HEALTHY_PROVIDER", "later")
+    assert "RetryInfo" not in _unpacked(without.to_rich_status())
+
+
+def test_negative_retry_after_becomes_zero() -> None:
+    error = PrizmError(grpc.StatusCode.UNAVAILABLE, "BUSY", "busy", retry_after_s=-3.0)
+    retry = _unpacked(error.to_rich_status())["RetryInfo"]
+    assert isinstance(retry, error_details_pb2.RetryInfo)
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (0, 0)
+
+
+def test_rich_status_carries_bad_request_field_violations_in_order() -> None:
+    error = PrizmError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_OPTIONS",
+        "bad",
+        field_violations=[("options.speed", "must be at most 2"), ("options.voice", "unknown option")],
+    )
+    bad = _unpacked(error.to_rich_status())["BadRequest"]
+    assert isinstance(bad, error_details_pb2.BadRequest)
+    assert [(v.field, v.description) for v in bad.field_violations] == [
+        ("options.speed", "must be at most 2"),
+        ("options.voice", "unknown option"),
+    ]
+
+
+def test_to_status_puts_the_rich_status_in_the_trailer() -> None:
+    error = PrizmError(grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA", "slow down", retry_after_s=1.0)
+    status = error.to_status()
+    assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert status.details == "slow down"
+    trailer = dict(status.trailing_metadata)
+    assert status_pb2.Status.FromString(trailer[_DETAILS_KEY]) == error.to_rich_status()
+
+
+def test_round_trip_through_a_real_rpc_error_keeps_everything() -> None:
+    sent = PrizmError(
+        grpc.StatusCode.UNAVAILABLE,
+        "NO_HEALTHY_PROVIDER",
+        "every provider of text-to-audio is unavailable",
+        metadata={"capability": "text-to-audio"},
+        retry_after_s=1.25,
+        field_violations=[("routing.provider", "is down")],
+    )
+    rpc_error = _rpc_error(sent.to_rich_status())
+
+    details = error_details(rpc_error)
+    assert details.code == grpc.StatusCode.UNAVAILABLE
+    assert details.message == "every provider of text-to-audio is unavailable"
+    assert (details.reason, details.domain) == ("NO_HEALTHY_PROVIDER", DOMAIN)
+    assert dict(details.metadata) == {"capability": "text-to-audio"}
+    assert details.retry_after_s == pytest.approx(1.25)
+    assert details.field_violations == (("routing.provider", "is down"),)
+
+    received = PrizmError.from_rpc_error(rpc_error)
+    assert (received.code, received.reason, received.message) == (sent.code, sent.reason, sent.message)
+    assert received.metadata == sent.metadata
+    assert received.retry_after_s == pytest.approx(1.25)
+    assert received.field_violations == sent.field_violations
+    assert received.retryable
+    assert str(received) == "UNAVAILABLE NO_HEALTHY_PROVIDER: every provider of text-to-audio is unavailable"
+
+
+def test_rpc_error_without_details_trailer_gets_the_code_name_as_reason() -> None:
+    rpc_error = grpc.aio.AioRpcError(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(("other-key", "value")),
+        details="Deadline Exceeded",
+    )
+    details = error_details(rpc_error)
+    assert (details.reason, details.domain, details.retry_after_s) == ("", "", None)
+    received = PrizmError.from_rpc_error(rpc_error)
+    assert received.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert received.reason == "DEADLINE_EXCEEDED"
+    assert received.message == "Deadline Exceeded"
+    assert (received.metadata, received.retry_after_s, received.field_violations) == ({}, None, ())
+    assert not received.retryable
+
+
+def test_rpc_error_with_no_details_at_all_has_empty_message() -> None:
+    rpc_error = grpc.aio.AioRpcError(grpc.StatusCode.INTERNAL, grpc.aio.Metadata(), grpc.aio.Metadata())
+    received = PrizmError.from_rpc_error(rpc_error)
+    assert (received.code, received.reason, received.message) == (grpc.StatusCode.INTERNAL, "INTERNAL", "")
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, True),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, True),
+        (grpc.StatusCode.INVALID_ARGUMENT, False),
+        (grpc.StatusCode.INTERNAL, False),
+        (grpc.StatusCode.NOT_FOUND, False),
+    ],
+)
+def test_retryable_follows_the_code(code: grpc.StatusCode, retryable: bool) -> None:
+    assert PrizmError(code, "R", "m").retryable is retryable
+
+
+def test_invalid_argument_builds_invalid_argument_with_every_violation() -> None:
+    error = invalid_argument([("inputs", "at least one input is required"), ("model", "unknown")])
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.reason == "INVALID_INPUT"
+    assert error.field_violations == (("inputs", "at least one input is required"), ("model", "unknown"))
+    assert error.message == "invalid request: inputs: at least one input is required; model: unknown"
+    bad = _unpacked(error.to_rich_status())["BadRequest"]
+    assert isinstance(bad, error_details_pb2.BadRequest)
+    assert [v.field for v in bad.field_violations] == ["inputs", "model"]
+
+
+def test_invalid_argument_takes_a_reason() -> None:
+    error = invalid_argument([("options.n", "must be a whole number")], reason="INVALID_OPTIONS")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_OPTIONS")
+    assert PrizmError.from_rpc_error(_rpc_error(error.to_rich_status())).field_violations == (
+        ("options.n", "must be a whole number"),
+    )
