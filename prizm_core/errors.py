@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -16,6 +16,7 @@ __all__ = [
     "PrizmError",
     "error_details",
     "invalid_argument",
+    "unknown_settings",
 ]
 
 DOMAIN = "prizm.dev"
@@ -100,6 +101,13 @@ def invalid_argument(violations: Sequence[tuple[str, str]], reason: str = "INVAL
         reason,
         f"invalid request: {summary}",
         field_violations=violations,
+    )
+
+
+def unknown_settings(names: Iterable[str]) -> PrizmError:
+    """INVALID_ARGUMENT, reason UNKNOWN_SETTING, naming each setting (never its value)."""
+    return invalid_argument(
+        [(f"settings.{name}", "unknown setting") for name in sorted(names)], "UNKNOWN_SETTING"
     )
 
 

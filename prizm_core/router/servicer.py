@@ -17,7 +17,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core import __version__
 from prizm_core.capabilities import capability_info
 from prizm_core.config import ConfigError, parse_address
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
 from prizm_core.router.core import Router
 from prizm_core.router.leases import Leases
 from prizm_core.router.routing import Route
@@ -287,8 +287,5 @@ class MeshProviderServicer:
     ) -> provider_pb.ConfigureResponse:
         """The router takes its settings from its config file only."""
         if request.settings:
-            raise invalid_argument(
-                [(f"settings.{name}", "unknown setting") for name in sorted(request.settings)],
-                reason="UNKNOWN_SETTING",
-            )
+            raise unknown_settings(request.settings)
         return provider_pb.ConfigureResponse()

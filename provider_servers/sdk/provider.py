@@ -11,7 +11,7 @@ from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.capabilities import capability_info
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
 from provider_servers.sdk.jobs import Event, Job
 from provider_servers.sdk.models import ModelSpec
 
@@ -107,10 +107,7 @@ class Provider(abc.ABC):
     def configure(self, settings: Mapping[str, str]) -> list[str]:
         """Applies runtime settings and returns the names applied. Default: accepts none."""
         if settings:
-            raise invalid_argument(
-                [(f"settings.{name}", "unknown setting") for name in sorted(settings)],
-                reason="UNKNOWN_SETTING",
-            )
+            raise unknown_settings(settings)
         return []
 
     async def start_service(self) -> None:
