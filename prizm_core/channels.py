@@ -44,7 +44,7 @@ def server_options(max_concurrent_streams: int = 1_000) -> list[tuple[str, int]]
     ]
 
 
-def channel_options() -> list[tuple[str, int]]:
+def channel_options(max_reconnect_backoff_ms: int = 1_000) -> list[tuple[str, int]]:
     """Options for every Prizm client channel (router to provider, caller to router)."""
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -57,10 +57,10 @@ def channel_options() -> list[tuple[str, int]]:
         # Reconnect quickly after a provider restarts instead of backing off for seconds.
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.min_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", 1_000),
+        ("grpc.max_reconnect_backoff_ms", max_reconnect_backoff_ms),
     ]
 
 
-def insecure_channel(address: str) -> grpc.aio.Channel:
+def insecure_channel(address: str, max_reconnect_backoff_ms: int = 1_000) -> grpc.aio.Channel:
     """An asyncio channel to `address` (`host:port`) with Prizm's options."""
-    return grpc.aio.insecure_channel(address, options=channel_options())
+    return grpc.aio.insecure_channel(address, options=channel_options(max_reconnect_backoff_ms))

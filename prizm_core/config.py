@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 __all__ = [
     "ConfigError",
+    "DnsTarget",
+    "HealthSettings",
     "RouterConfig",
     "SidecarSpec",
     "StaticProvider",
@@ -75,6 +77,31 @@ class SidecarSpec:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """Health checking, outlier ejection and flap damping thresholds (see router/signals.py)."""
+
+    check_interval_s: float = 0.3
+    check_timeout_s: float = 0.4
+    unhealthy_checks: int = 2
+    outlier_failures: int = 5
+    ejection_s: float = 2.0
+    ejection_max_s: float = 30.0
+    flap_window_s: float = 10.0
+    flap_hold_s: float = 2.0
+    flap_hold_max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class DnsTarget:
+    """A DNS name (e.g. a Kubernetes headless Service) whose addresses are provider endpoints."""
+
+    name: str
+    port: int
+    interval_s: float = 5.0
+    priority: int = 0
+
+
+@dataclass(frozen=True)
 class RouterConfig:
     """Everything a router process needs to start."""
 
@@ -86,6 +113,11 @@ class RouterConfig:
     grace_s: float = 10.0
     max_attempts: int = 3
     lease_s: float = 30.0
+    dns: tuple[DnsTarget, ...] = ()
+    max_jobs: int = 1_000
+    max_jobs_per_caller: int = 100
+    forward_metadata: tuple[str, ...] = ()
+    health: HealthSettings = field(default_factory=HealthSettings)
 
 
 def _int(value: object, where: str, minimum: int = 0) -> int:
@@ -130,38 +162,90 @@ def _sidecar(item: object, where: str) -> SidecarSpec:
     )
 
 
+def _number(value: object, where: str, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(f"{where}: must be a number ≥ {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _list(data: Mapping[str, Any], key: str, source: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{source}: {key} must be a list")
+    return value
+
+
+def _dns(item: object, where: str) -> DnsTarget:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "port" not in item:
+        raise ConfigError(f"{where}: needs a name and a port")
+    _no_unknown_keys(item, {"name", "port", "interval_s", "priority"}, where)
+    return DnsTarget(
+        name=item["name"],
+        port=_int(item["port"], f"{where}.port", 1),
+        interval_s=_number(item.get("interval_s", 5.0), f"{where}.interval_s", 0.1),
+        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+    )
+
+
+def _health(item: object, where: str) -> HealthSettings:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    known = {f.name: f.type for f in fields(HealthSettings)}
+    _no_unknown_keys(item, set(known), where)
+    values: dict[str, Any] = {}
+    for name, value in item.items():
+        is_count = known[name] == "int"
+        values[name] = _int(value, f"{where}.{name}", 1) if is_count else _number(value, f"{where}.{name}")
+    return HealthSettings(**values)
+
+
+_TOP_LEVEL = {
+    "listen",
+    "providers",
+    "sidecars",
+    "dns",
+    "default_policy",
+    "reflection",
+    "grace_s",
+    "max_attempts",
+    "lease_s",
+    "max_jobs",
+    "max_jobs_per_caller",
+    "forward_metadata",
+    "health",
+}
+
+
 def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
     """Builds a RouterConfig from parsed YAML; unknown keys are errors."""
-    known = {
-        "listen",
-        "providers",
-        "sidecars",
-        "default_policy",
-        "reflection",
-        "grace_s",
-        "max_attempts",
-        "lease_s",
-    }
-    _no_unknown_keys(dict(data), known, source)
+    _no_unknown_keys(dict(data), _TOP_LEVEL, source)
     listen = str(data.get("listen", RouterConfig.listen))
     parse_address(listen)
-    providers = data.get("providers") or []
-    sidecars = data.get("sidecars") or []
-    if not isinstance(providers, list) or not isinstance(sidecars, list):
-        raise ConfigError(f"{source}: providers and sidecars must be lists")
-    grace = data.get("grace_s", RouterConfig.grace_s)
-    lease = data.get("lease_s", RouterConfig.lease_s)
-    if not isinstance(grace, int | float) or grace < 0 or not isinstance(lease, int | float) or lease <= 0:
-        raise ConfigError(f"{source}: grace_s must be ≥ 0 and lease_s > 0")
+    forward = _list(data, "forward_metadata", source)
+    if not all(isinstance(name, str) and name == name.lower() for name in forward):
+        raise ConfigError(f"{source}: forward_metadata must be lower-case header names")
     return RouterConfig(
         listen=listen,
-        providers=tuple(_provider(p, f"{source}: providers[{i}]") for i, p in enumerate(providers)),
-        sidecars=tuple(_sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(sidecars)),
+        providers=tuple(
+            _provider(p, f"{source}: providers[{i}]") for i, p in enumerate(_list(data, "providers", source))
+        ),
+        sidecars=tuple(
+            _sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(_list(data, "sidecars", source))
+        ),
+        dns=tuple(_dns(d, f"{source}: dns[{i}]") for i, d in enumerate(_list(data, "dns", source))),
         default_policy=parse_policy(str(data.get("default_policy", "priority"))),
         reflection=bool(data.get("reflection", True)),
-        grace_s=float(grace),
+        grace_s=_number(data.get("grace_s", RouterConfig.grace_s), f"{source}: grace_s"),
         max_attempts=_int(data.get("max_attempts", 3), f"{source}: max_attempts", 1),
-        lease_s=float(lease),
+        lease_s=_number(data.get("lease_s", RouterConfig.lease_s), f"{source}: lease_s", 0.1),
+        max_jobs=_int(data.get("max_jobs", RouterConfig.max_jobs), f"{source}: max_jobs", 1),
+        max_jobs_per_caller=_int(
+            data.get("max_jobs_per_caller", RouterConfig.max_jobs_per_caller),
+            f"{source}: max_jobs_per_caller",
+            1,
+        ),
+        forward_metadata=tuple(forward),
+        health=_health(data.get("health") or {}, f"{source}: health"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +56,17 @@ def mesh(
 def tmp_config(tmp_path: Path) -> Path:
     """A path for a router config."""
     return tmp_path / "router.yaml"
+
+
+FIGURES = Path(__file__).resolve().parents[1] / "out" / "reliability.json"
+
+
+@pytest.fixture(scope="session")
+def figures() -> Iterator[dict[str, object]]:
+    """Measured figures of the fault tests, merged into out/reliability.json for docs/reliability.md."""
+    found: dict[str, object] = {}
+    yield found
+    if found:
+        FIGURES.parent.mkdir(exist_ok=True)
+        known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+        FIGURES.write_text(json.dumps({**known, **found}, indent=2, sort_keys=True) + "\n")

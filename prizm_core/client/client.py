@@ -71,8 +71,16 @@ class PrizmClient:
     `PrizmError` with the status code, the stable reason and the details.
     """
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, caller: str = "") -> None:
+        """Connects to the router at `address` (see `router_address`).
+
+        Args:
+            address: `host:port` of the router.
+            caller: A name for this caller, for the router's per-caller job limit;
+                by default the router counts per host.
+        """
         self.address = router_address(address)
+        self._metadata = (("prizm-caller", caller),) if caller else ()
         self._channel = insecure_channel(self.address)
         self._stub = router_grpc.RouterServiceStub(self._channel)
 
@@ -163,7 +171,7 @@ class PrizmClient:
             job_id=job_id,
             routing=routing,
         )
-        call = self._stub.Transform(request, timeout=timeout)
+        call = self._stub.Transform(request, timeout=timeout, metadata=self._metadata)
         try:
             async for event in call:
                 yield event

@@ -1,4 +1,4 @@
-"""A router process: its server and services, static providers, sidecars, and orderly shutdown."""
+"""A router process: its server and services, discovery, sidecars, and orderly shutdown."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.config import RouterConfig, parse_address
 from prizm_core.handlers import add_service
+from prizm_core.router.admission import Admission
 from prizm_core.router.core import Router, RouterSettings
+from prizm_core.router.dns import DnsDiscovery
 from prizm_core.router.leases import Leases
-from prizm_core.router.servicer import MeshModelServicer, MeshProviderServicer, RouterServicer
+from prizm_core.router.servicer import Dispatcher, MeshModelServicer, MeshProviderServicer, RouterServicer
 from prizm_core.router.sidecars import Sidecar, SidecarManager
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening
 
-__all__ = ["run_router"]
+__all__ = ["DEFAULT_FORWARDED_METADATA", "run_router"]
 
 log = logging.getLogger(__name__)
 
 ROUTER_SERVICE = router_pb.DESCRIPTOR.services_by_name["RouterService"]
 MODEL_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"]
 PROVIDER_SERVICE = provider_pb.DESCRIPTOR.services_by_name["ProviderService"]
+# Caller metadata relayed to providers (W3C trace context, request ids); config adds more.
+DEFAULT_FORWARDED_METADATA = frozenset({"traceparent", "tracestate", "x-request-id"})
 
 
 def _server(config: RouterConfig, router: Router, leases: Leases) -> GrpcServer:
@@ -31,8 +35,13 @@ def _server(config: RouterConfig, router: Router, leases: Leases) -> GrpcServer:
     settings = ServeSettings(host=host, port=port, reflection=config.reflection, grace_s=config.grace_s)
     services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE)
     server = GrpcServer(settings, [service.full_name for service in services])
-    add_service(server.server, ROUTER_SERVICE, RouterServicer(router, leases), raw_responses={"Transform"})
-    add_service(server.server, MODEL_SERVICE, MeshModelServicer(router), raw_responses={"Transform"})
+    admission = Admission(max_jobs=config.max_jobs, max_jobs_per_caller=config.max_jobs_per_caller)
+    forwarded = DEFAULT_FORWARDED_METADATA | frozenset(config.forward_metadata)
+    dispatcher = Dispatcher(router, admission, forwarded)
+    add_service(
+        server.server, ROUTER_SERVICE, RouterServicer(dispatcher, leases), raw_responses={"Transform"}
+    )
+    add_service(server.server, MODEL_SERVICE, MeshModelServicer(dispatcher), raw_responses={"Transform"})
     add_service(server.server, PROVIDER_SERVICE, MeshProviderServicer(router))
     return server
 
@@ -42,7 +51,11 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
 
     The router serves at once; providers join as they turn SERVING.
     """
-    router = Router(RouterSettings(default_policy=config.default_policy, max_attempts=config.max_attempts))
+    router = Router(
+        RouterSettings(
+            default_policy=config.default_policy, max_attempts=config.max_attempts, health=config.health
+        )
+    )
     leases = Leases(router.remove_endpoint, default_s=config.lease_s)
     server = _server(config, router, leases)
 
@@ -53,6 +66,7 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
 
     sidecars = SidecarManager(on_listening, config.grace_s)
     address = await server.start()
+    discovery = [asyncio.create_task(DnsDiscovery(router, target).run()) for target in config.dns]
     try:
         for provider in config.providers:
             router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
@@ -64,6 +78,8 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         log.info("router stopping: draining calls, then stopping sidecars")
+        for task in discovery:
+            task.cancel()
         await server.stop()
         await sidecars.stop()
         await leases.close()

@@ -1,19 +1,20 @@
-"""The router's core: candidates for a job, the streaming relay with safe failover, estimates."""
+"""The router's core: endpoints, candidates for a job, call outcomes, estimates and listings."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
-from prizm_core.errors import DOMAIN, PrizmError, error_details
+from prizm_core.config import HealthSettings
+from prizm_core.errors import PrizmError
+from prizm_core.router.budget import RetryBudget
 from prizm_core.router.health import HealthMonitor
 from prizm_core.router.registry import Endpoint, Registry
 from prizm_core.router.routing import Route, eligible, no_candidate_error, order
@@ -22,13 +23,12 @@ __all__ = ["Router", "RouterSettings"]
 
 log = logging.getLogger(__name__)
 
-Metadata = Sequence[tuple[str, str | bytes]]
 # gRPC rounds a timeout up to three significant figures on the wire, so each hop may see up to
 # 1% more time than its caller has left. The relay divides by this twice (the caller's hop and
 # its own), so a provider's deadline is never later than the caller's.
 _WIRE_ROUNDING = 1.01
 # Before the first event nothing is committed: these codes send the job to the next candidate.
-_FAILOVER_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+FAILOVER_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,14 @@ class RouterSettings:
         max_attempts: Most providers one job is offered to before its first event.
         estimate_timeout_s: Deadline of each provider's `EstimateCost` while routing.
         deadline_margin_s: Time kept back from the caller's deadline for the hop back.
+        health: Health checking, outlier ejection and flap damping.
     """
 
     default_policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
     max_attempts: int = 3
     estimate_timeout_s: float = 2.0
     deadline_margin_s: float = 0.005
-
-
-def _has_prizm_reason(error: grpc.aio.AioRpcError) -> bool:
-    """Whether the status came from a Prizm server (it carries our ErrorInfo), not from transport."""
-    return error_details(error).domain == DOMAIN
+    health: HealthSettings = field(default_factory=HealthSettings)
 
 
 class Router:
@@ -58,8 +55,9 @@ class Router:
 
     def __init__(self, settings: RouterSettings) -> None:
         self.settings = settings
-        self.registry = Registry()
+        self.registry = Registry(settings.health)
         self.health = HealthMonitor(self.registry)
+        self.budget = RetryBudget()
 
     def add_endpoint(
         self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0
@@ -86,6 +84,29 @@ class Router:
             return None
         left = (deadline - time.monotonic()) / _WIRE_ROUNDING**2 - self.settings.deadline_margin_s
         return max(left, 0.001)
+
+    def call_outcome(self, endpoint: Endpoint, ok: bool) -> None:
+        """Records how a call ended; ejects an endpoint that keeps failing, if others can cover for it."""
+        if not endpoint.signals.call(ok) or endpoint.catalog is None:
+            return
+        covered = all(
+            any(
+                other is not endpoint
+                and other.routable
+                and other.catalog
+                and other.catalog.model_for(capability)
+                for other in self.registry
+            )
+            for capability in endpoint.catalog.info.capabilities
+        )
+        if not covered:
+            log.warning(
+                "endpoint %s keeps failing but is the last of its capabilities; kept", endpoint.address
+            )
+            return
+        length = endpoint.signals.eject()
+        log.warning("endpoint %s ejected for %.1f s after failed calls", endpoint.address, length)
+        self.registry.refresh(endpoint)
 
     async def _estimates(
         self, endpoints: list[Endpoint], route: Route, job: model_pb.EstimateCostRequest
@@ -132,7 +153,7 @@ class Router:
                 or none can within the caller's max cost (MAX_COST_EXCEEDED).
         """
         while True:
-            found = eligible(self.registry, route)
+            found = eligible(self.registry, route) or eligible(self.registry, route, last_resort=True)
             if found:
                 costs = await self._estimates(found, route, job) if route.needs_estimates else None
                 ordered = order(found, route, costs)
@@ -150,81 +171,6 @@ class Router:
                 raise no_candidate_error(self.registry, route)
             await self.registry.wait_changed(remaining)
 
-    async def transform(
-        self,
-        job: model_pb.TransformRequest,
-        route: Route,
-        deadline: float | None,
-        wait_for_ready: bool,
-        metadata: Metadata = (),
-    ) -> AsyncIterator[bytes]:
-        """Runs `job` on the best candidate and yields its events as serialized bytes.
-
-        A candidate that fails before its first event hands the job to the next
-        one; after the first event a crash ends the call with UNAVAILABLE
-        PROVIDER_CRASHED and the job is never rerun. Any other status passes
-        through unchanged. Cancelling the consumer cancels the provider's call.
-        """
-        estimate = (
-            model_pb.EstimateCostRequest(
-                capability=job.capability, model=job.model, inputs=job.inputs, options=job.options
-            )
-            if route.needs_estimates
-            else model_pb.EstimateCostRequest()
-        )
-        ordered = await self.candidates(route, estimate, deadline, wait_for_ready)
-        payload = job.SerializeToString()
-        failures: list[str] = []
-        for endpoint in ordered[: self.settings.max_attempts]:
-            relayed = 0
-            endpoint.in_flight += 1
-            call = endpoint.transform(payload, timeout=self.timeout(deadline), metadata=tuple(metadata))
-            try:
-                async for message in call:
-                    relayed += 1
-                    yield message
-                return
-            except grpc.aio.AioRpcError as exc:
-                if relayed == 0 and exc.code() in _FAILOVER_CODES:
-                    failures.append(f"{endpoint.address}: {exc.code().name}")
-                    log.warning(
-                        "job %s: %s failed before its first event (%s); failing over",
-                        job.job_id,
-                        endpoint.address,
-                        exc.code().name,
-                    )
-                    continue
-                if relayed and exc.code() == grpc.StatusCode.UNAVAILABLE and not _has_prizm_reason(exc):
-                    raise self._crashed(job.job_id, endpoint, relayed) from exc
-                raise
-            finally:
-                endpoint.in_flight -= 1
-                call.cancel()
-        raise PrizmError(
-            grpc.StatusCode.UNAVAILABLE,
-            "NO_HEALTHY_PROVIDER",
-            f"job {job.job_id} was refused by every candidate: {'; '.join(failures)}",
-            metadata={"job_id": job.job_id},
-            retry_after_s=1.0,
-        )
-
-    @staticmethod
-    def _crashed(job_id: str, endpoint: Endpoint, relayed: int) -> PrizmError:
-        provider = endpoint.catalog.provider_id if endpoint.catalog else endpoint.address
-        log.error(
-            "job %s: provider %s at %s failed after %d event(s)",
-            job_id,
-            provider,
-            endpoint.address,
-            relayed,
-        )
-        return PrizmError(
-            grpc.StatusCode.UNAVAILABLE,
-            "PROVIDER_CRASHED",
-            f"provider {provider} failed after {relayed} event(s) of job {job_id}; the job was not rerun",
-            metadata={"job_id": job_id, "provider": provider, "events_relayed": str(relayed)},
-        )
-
     async def estimate(
         self, request: model_pb.EstimateCostRequest, route: Route, deadline: float | None
     ) -> tuple[model_pb.EstimateCostResponse, Endpoint]:
@@ -235,7 +181,7 @@ class Router:
             try:
                 answer = await endpoint.models.EstimateCost(request, timeout=self.timeout(deadline))
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _FAILOVER_CODES:
+                if exc.code() not in FAILOVER_CODES:
                     raise
                 error = exc
                 continue

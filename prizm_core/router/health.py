@@ -1,4 +1,9 @@
-"""One health `Watch` stream per endpoint; a fresh catalog each time it turns SERVING."""
+"""Health of every endpoint: one `Watch` stream (push) and a light active `Check` (pull) each.
+
+The Watch stream sees a crash or a NOT_SERVING in milliseconds; the active
+check sees what Watch cannot: a hung process or a blocked event loop, whose
+connection still answers HTTP/2 pings.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ log = logging.getLogger(__name__)
 HEALTH_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"].full_name
 CATALOG_TIMEOUT_S = 5.0
 _BACKOFF_START_S = 0.05
-_BACKOFF_MAX_S = 1.0
+_BACKOFF_MAX_S = 0.5
 # A provider without a health service is treated as serving while it answers; re-checked this often.
 _NO_HEALTH_RECHECK_S = 1.0
+_SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 async def fetch_catalog(endpoint: Endpoint) -> Catalog:
@@ -39,56 +45,62 @@ async def fetch_catalog(endpoint: Endpoint) -> Catalog:
 
 
 class HealthMonitor:
-    """Keeps every endpoint's state current from its health `Watch` stream."""
+    """Keeps every endpoint's signals and state current."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.settings = registry.settings
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}
 
     def start(self, endpoint: Endpoint) -> None:
-        """Starts watching `endpoint` (once)."""
+        """Starts watching and checking `endpoint` (once)."""
         if endpoint.address not in self._tasks:
-            self._tasks[endpoint.address] = asyncio.create_task(
-                self._watch(endpoint), name=f"health {endpoint.address}"
-            )
+            self._tasks[endpoint.address] = [
+                asyncio.create_task(self._watch(endpoint), name=f"watch {endpoint.address}"),
+                asyncio.create_task(self._check(endpoint), name=f"check {endpoint.address}"),
+            ]
 
     async def stop(self, address: str) -> None:
         """Stops watching the endpoint at `address`."""
-        task = self._tasks.pop(address, None)
-        if task is not None:
+        tasks = self._tasks.pop(address, [])
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Stops every watch."""
+        """Stops every watch and check."""
         for address in list(self._tasks):
             await self.stop(address)
+
+    def _report(self, endpoint: Endpoint, state: router_pb.EndpointState.ValueType, detail: str) -> None:
+        endpoint.signals.report(state, detail)
+        self.registry.refresh(endpoint)
 
     async def _serving(self, endpoint: Endpoint) -> None:
         try:
             catalog = await fetch_catalog(endpoint)
         except grpc.aio.AioRpcError as exc:
-            self.registry.set_state(
-                endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"catalog: {exc.code().name}"
-            )
+            self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"catalog: {exc.code().name}")
             return
-        self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_SERVING, "", catalog)
+        endpoint.signals.report(router_pb.ENDPOINT_STATE_SERVING)
+        self.registry.refresh(endpoint, catalog)
 
     async def _watch_once(self, endpoint: Endpoint) -> bool:
         """Follows one Watch stream; returns True if the stream delivered at least one status."""
         delivered = False
-        call = endpoint.watch_health(health_pb2.HealthCheckRequest(service=HEALTH_SERVICE))
+        # wait_for_ready: after a restart the stream starts as soon as the channel reconnects.
+        call = endpoint.watch_health(
+            health_pb2.HealthCheckRequest(service=HEALTH_SERVICE), wait_for_ready=True
+        )
         try:
             async for response in call:
                 delivered = True
-                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                if response.status == _SERVING:
                     await self._serving(endpoint)
                 else:
                     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-                    self.registry.set_state(
-                        endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}"
-                    )
-            self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")
+                    self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}")
+            self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")
         finally:
             call.cancel()
         return delivered
@@ -102,14 +114,32 @@ class HealthMonitor:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                     # gRFC A17: a server without the health service is taken as healthy.
-                    log.warning(
-                        "endpoint %s has no health service; treating it as serving",
-                        endpoint.address,
-                    )
+                    log.warning("endpoint %s has no health service; treating it as serving", endpoint.address)
                     await self._serving(endpoint)
                     await asyncio.sleep(_NO_HEALTH_RECHECK_S)
                     continue
-                detail = f"unreachable: {exc.code().name}"
-                self.registry.set_state(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, detail)
+                self._report(
+                    endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"unreachable: {exc.code().name}"
+                )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+    async def _check_once(self, endpoint: Endpoint) -> bool:
+        try:
+            answer = await endpoint.check_health(
+                health_pb2.HealthCheckRequest(service=HEALTH_SERVICE), timeout=self.settings.check_timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            return exc.code() == grpc.StatusCode.UNIMPLEMENTED
+        return bool(answer.status == _SERVING)
+
+    async def _check(self, endpoint: Endpoint) -> None:
+        """Checks a serving endpoint every interval; also re-judges it, so holds and ejections expire."""
+        while True:
+            await asyncio.sleep(self.settings.check_interval_s)
+            if endpoint.signals.reported == router_pb.ENDPOINT_STATE_SERVING:
+                ok = await self._check_once(endpoint)
+                if not ok:
+                    log.debug("endpoint %s failed a health check", endpoint.address)
+                endpoint.signals.check(ok)
+            self.registry.refresh(endpoint)

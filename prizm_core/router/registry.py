@@ -19,14 +19,18 @@ from prizm.v1 import provider_service_pb2_grpc as provider_grpc
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.channels import insecure_channel
+from prizm_core.config import HealthSettings
 from prizm_core.handlers import method_path
+from prizm_core.router.signals import EndpointSignals
 
 __all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry"]
 
 log = logging.getLogger(__name__)
 
+_REDIAL_MAX_MS = 250
 TRANSFORM = model_pb.DESCRIPTOR.services_by_name["ModelService"].methods_by_name["Transform"]
 WATCH = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Watch"]
+CHECK = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Check"]
 
 
 @dataclass(frozen=True)
@@ -78,16 +82,24 @@ class Endpoint:
     detail: str = "waiting for first SERVING"
     catalog: Catalog | None = None
     in_flight: int = 0
+    last_failure: float = float("-inf")
+    signals: EndpointSignals = field(default_factory=lambda: EndpointSignals(HealthSettings()))
     channel: grpc.aio.Channel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.channel = insecure_channel(self.address)
+        # Redial a lost provider often: a restarted one should get traffic within a second.
+        self.channel = insecure_channel(self.address, max_reconnect_backoff_ms=_REDIAL_MAX_MS)
         # Transform is relayed byte for byte: no deserializer, no serializer.
         self.transform: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = self.channel.unary_stream(
             method_path(TRANSFORM)
         )
         self.watch_health = self.channel.unary_stream(
             method_path(WATCH),
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        self.check_health = self.channel.unary_unary(
+            method_path(CHECK),
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
@@ -98,6 +110,11 @@ class Endpoint:
     def routable(self) -> bool:
         """Serving and described."""
         return self.state == router_pb.ENDPOINT_STATE_SERVING and self.catalog is not None
+
+    @property
+    def last_resort(self) -> bool:
+        """Ejected but still saying it serves: taken only when nothing SERVING can take a job."""
+        return self.state == router_pb.ENDPOINT_STATE_EJECTED and self.catalog is not None
 
     def to_proto(self) -> router_pb.ProviderEndpoint:
         """The endpoint as `ListProviders` shows it."""
@@ -120,7 +137,8 @@ class Endpoint:
 class Registry:
     """All known endpoints, with change notification for watchers and waiting callers."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: HealthSettings | None = None) -> None:
+        self.settings = settings or HealthSettings()
         self._endpoints: dict[str, Endpoint] = {}
         # Set and replaced on every change: whoever waits holds the event of its moment.
         self._changed = asyncio.Event()
@@ -139,6 +157,7 @@ class Registry:
         if existing is not None:
             return existing
         endpoint = Endpoint(address=address, source=source, priority=priority)
+        endpoint.signals = EndpointSignals(self.settings)
         self._endpoints[address] = endpoint
         log.info("endpoint %s added (%s)", address, router_pb.DiscoverySource.Name(source))
         self._publish(router_pb.ENDPOINT_CHANGE_ADDED, endpoint)
@@ -153,32 +172,23 @@ class Registry:
         self._publish(router_pb.ENDPOINT_CHANGE_REMOVED, endpoint)
         await endpoint.channel.close()
 
-    def set_state(
-        self,
-        endpoint: Endpoint,
-        state: router_pb.EndpointState.ValueType,
-        detail: str = "",
-        catalog: Catalog | None = None,
-    ) -> None:
-        """Records a health change (and a fresh catalog) and tells whoever waits."""
+    def refresh(self, endpoint: Endpoint, catalog: Catalog | None = None) -> None:
+        """Applies the verdict of the endpoint's signals (and a fresh catalog); tells whoever waits."""
         if catalog is not None:
             endpoint.catalog = catalog
-        if (
-            state == router_pb.ENDPOINT_STATE_NOT_SERVING
-            and endpoint.state == router_pb.ENDPOINT_STATE_PENDING
-        ):
-            state = router_pb.ENDPOINT_STATE_PENDING  # not routable until its first SERVING
+        verdict = endpoint.signals.verdict()
+        state = verdict.state
         if endpoint.state == state and catalog is None:
-            endpoint.detail = detail
+            endpoint.detail = verdict.detail
             return
         previous = router_pb.EndpointState.Name(endpoint.state)
-        endpoint.state, endpoint.detail, endpoint.state_since = state, detail, time.time()
+        endpoint.state, endpoint.detail, endpoint.state_since = state, verdict.detail, time.time()
         log.info(
             "endpoint %s: %s -> %s %s",
             endpoint.address,
             previous,
             router_pb.EndpointState.Name(state),
-            detail,
+            verdict.detail,
         )
         self._publish(router_pb.ENDPOINT_CHANGE_UPDATED, endpoint)
 

@@ -29,6 +29,7 @@ class Route:
     provider: str = ""
     policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
     allow_fallback: bool = False
+    allow_restart: bool = False
     max_cost: media_pb.Cost | None = None
 
     @property
@@ -37,25 +38,27 @@ class Route:
         return self.policy == router_pb.ROUTING_POLICY_CHEAPEST or self.max_cost is not None
 
 
-def _matches(endpoint: Endpoint, route: Route, strict: bool) -> bool:
+def _matches(endpoint: Endpoint, route: Route, strict: bool, last_resort: bool) -> bool:
     catalog = endpoint.catalog
-    if not endpoint.routable or catalog is None:
+    usable = endpoint.routable or (last_resort and endpoint.last_resort)
+    if not usable or catalog is None:
         return False
     if strict and route.provider and catalog.provider_id != route.provider:
         return False
     return catalog.model_for(route.capability, route.model if strict else "") is not None
 
 
-def eligible(endpoints: Iterable[Endpoint], route: Route) -> list[Endpoint]:
+def eligible(endpoints: Iterable[Endpoint], route: Route, last_resort: bool = False) -> list[Endpoint]:
     """Routable endpoints that serve the capability (and the named provider and model).
 
     With `allow_fallback`, any provider with the capability may stand in when
-    the named provider or model cannot.
+    the named provider or model cannot. With `last_resort`, EJECTED endpoints
+    count too: a suspect endpoint beats none (Envoy's panic routing).
     """
     pool = list(endpoints)
-    found = [e for e in pool if _matches(e, route, strict=True)]
+    found = [e for e in pool if _matches(e, route, True, last_resort)]
     if not found and route.allow_fallback and (route.provider or route.model):
-        found = [e for e in pool if _matches(e, route, strict=False)]
+        found = [e for e in pool if _matches(e, route, False, last_resort)]
     return found
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,25 +17,30 @@ from prizm_core import __version__
 from prizm_core.capabilities import capability_info
 from prizm_core.config import ConfigError, parse_address
 from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
+from prizm_core.ids import checked_job_id
+from prizm_core.router.admission import Admission
 from prizm_core.router.core import Router
 from prizm_core.router.leases import Leases
+from prizm_core.router.relay import relay
 from prizm_core.router.routing import Route
 
-__all__ = ["MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
+__all__ = ["Dispatcher", "MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 JOB_ID_HEADER = "prizm-job-id"
-# Caller metadata relayed to providers; everything else stays at the router.
-FORWARDED_METADATA = frozenset({"traceparent", "tracestate", "x-request-id"})
+# Names a caller for per-caller limits; without it, the caller is its host (channels to one
+# target share connections, so a connection does not tell callers apart).
+CALLER_HEADER = "prizm-caller"
+
+
+def _peer_host(peer: str) -> str:
+    """`ipv4:127.0.0.1:5000` -> `ipv4:127.0.0.1`; `ipv6:[::1]:5000` -> `ipv6:[::1]`."""
+    return peer.rpartition(":")[0] or peer
 
 
 def _deadline(context: Context) -> float | None:
     remaining = context.time_remaining()
     return None if remaining is None else time.monotonic() + remaining
-
-
-def _forwarded(context: Context) -> tuple[tuple[str, str | bytes], ...]:
-    return tuple((k, v) for k, v in context.invocation_metadata() or () if k in FORWARDED_METADATA)
 
 
 def _route(
@@ -68,25 +72,42 @@ def _route(
         provider=hints.provider,
         policy=hints.policy or default_policy,
         allow_fallback=hints.allow_fallback,
+        allow_restart=hints.allow_restart,
         max_cost=max_cost,
     )
 
 
-async def _relay(
-    router: Router, job: model_pb.TransformRequest, route: Route, wait: bool, context: Context
-) -> AsyncIterator[bytes]:
-    if not job.job_id:
-        job.job_id = uuid.uuid4().hex
-    await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
-    async for message in router.transform(job, route, _deadline(context), wait, _forwarded(context)):
-        yield message
+class Dispatcher:
+    """What every routed job goes through: admission, its id, deadline and metadata, the relay."""
+
+    def __init__(self, router: Router, admission: Admission, forward_metadata: frozenset[str]) -> None:
+        self.router = router
+        self.admission = admission
+        self.forward_metadata = forward_metadata
+
+    async def run(
+        self, job: model_pb.TransformRequest, route: Route, wait: bool, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Admits the job, tells the caller its id, and relays its events."""
+        metadata = tuple(context.invocation_metadata() or ())
+        caller = next((str(v) for k, v in metadata if k == CALLER_HEADER), "") or _peer_host(context.peer())
+        forwarded = tuple((k, v) for k, v in metadata if k in self.forward_metadata)
+        job.job_id = checked_job_id(job.job_id)
+        with self.admission.admit(caller):
+            await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
+            deadline = _deadline(context)
+            async for message in relay(
+                self.router, job, route, deadline, wait_for_ready=wait, metadata=forwarded
+            ):
+                yield message
 
 
 class RouterServicer:
     """`prizm.v1.RouterService`."""
 
-    def __init__(self, router: Router, leases: Leases) -> None:
-        self.router = router
+    def __init__(self, dispatcher: Dispatcher, leases: Leases) -> None:
+        self.router = dispatcher.router
+        self.dispatcher = dispatcher
         self.leases = leases
 
     async def ListProviders(  # noqa: N802 - gRPC method name
@@ -117,7 +138,7 @@ class RouterServicer:
             options=request.options,
             job_id=request.job_id,
         )
-        async for message in _relay(self.router, job, route, request.routing.wait_for_ready, context):
+        async for message in self.dispatcher.run(job, route, request.routing.wait_for_ready, context):
             yield message
 
     async def EstimateCost(  # noqa: N802 - gRPC method name
@@ -190,8 +211,9 @@ class RouterServicer:
 class MeshModelServicer:
     """`prizm.v1.ModelService` for the whole mesh, so a router can be another router's provider."""
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.router = dispatcher.router
+        self.dispatcher = dispatcher
 
     def _route(self, capability: media_pb.Capability.ValueType, model: str) -> Route:
         return _route(capability, model, None, self.router.settings.default_policy)
@@ -201,7 +223,7 @@ class MeshModelServicer:
     ) -> AsyncIterator[bytes]:
         """Routes a job with the default policy and relays its events."""
         route = self._route(request.capability, request.model)
-        async for message in _relay(self.router, request, route, False, context):
+        async for message in self.dispatcher.run(request, route, False, context):
             yield message
 
     async def EstimateCost(  # noqa: N802 - gRPC method name
@@ -230,7 +252,6 @@ class MeshProviderServicer:
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        self.started = time.monotonic()
 
     def _status(self) -> provider_pb.ServiceStatus:
         active = sum(endpoint.in_flight for endpoint in self.router.registry)

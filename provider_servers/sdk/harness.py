@@ -17,9 +17,10 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening, stop_signal
+from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.registration import keep_registered
-from provider_servers.sdk.servicer import JobTracker, ModelServicer, ProviderServicer
+from provider_servers.sdk.servicer import ModelServicer, ProviderServicer
 
 __all__ = ["ProviderSettings", "main", "parse_settings", "serve"]
 
@@ -41,6 +42,7 @@ class ProviderSettings:
         register: Router to register with and keep a lease at, if any.
         advertise: Address the router should dial; the bound address when empty.
         lease_s: Lease to ask the router for.
+        max_jobs: Most jobs at once, overriding the provider's `max_concurrent_jobs`.
     """
 
     serve: ServeSettings
@@ -49,6 +51,7 @@ class ProviderSettings:
     register: str = ""
     advertise: str = ""
     lease_s: float = 30.0
+    max_jobs: int | None = None
 
 
 def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
@@ -63,6 +66,7 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     parser.add_argument("--register", metavar="ROUTER", default="", help="register with this router")
     parser.add_argument("--advertise", metavar="HOST:PORT", default="", help="address the router dials")
     parser.add_argument("--lease", type=float, default=30.0, help="lease to ask the router for, seconds")
+    parser.add_argument("--max-jobs", type=int, help="most jobs at once (default: the provider's own)")
     args = parser.parse_args(list(argv))
     return ProviderSettings(
         serve=ServeSettings(
@@ -73,6 +77,7 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
         register=args.register,
         advertise=args.advertise,
         lease_s=args.lease,
+        max_jobs=args.max_jobs,
     )
 
 
@@ -90,9 +95,9 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
     Listens at once (NOT_SERVING), announces the address on stdout, warms the
     provider up, then turns SERVING.
     """
-    tracker = JobTracker()
-    info = ProviderServicer(provider, tracker)
+    tracker = JobTracker(provider.max_concurrent_jobs if settings.max_jobs is None else settings.max_jobs)
     server = GrpcServer(settings.serve, [PROVIDER_SERVICE.full_name, MODEL_SERVICE.full_name])
+    info = ProviderServicer(provider, tracker, server.set_serving)
     add_service(server.server, PROVIDER_SERVICE, info)
     add_service(server.server, MODEL_SERVICE, ModelServicer(provider, tracker))
     address = await server.start()
@@ -106,8 +111,7 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
         await asyncio.wait({warm, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if warm.done():
             warm.result()
-            info.state, info.detail = provider_pb.SERVICE_STATE_RUNNING, "ready"
-            await server.set_serving(True)
+            await info.set_running(True, "ready")
             log.info("provider %s serving on %s", provider.id, address)
             if settings.register:
                 advertised = settings.advertise or address

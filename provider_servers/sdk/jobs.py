@@ -45,6 +45,7 @@ class Job:
         inputs: Input assets, in request order.
         options: Options with defaults filled in.
         deadline: Wall-clock time (`time.time()`) by which the caller gives up; None if never.
+        metadata: Caller metadata the router forwarded (trace context and allow-listed keys).
     """
 
     id: str
@@ -53,6 +54,7 @@ class Job:
     inputs: tuple[InputAsset, ...]
     options: Mapping[str, OptionValue]
     deadline: float | None = None
+    metadata: Mapping[str, str | bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,15 @@ class Provider(abc.ABC):
     provenance, cancellation and shutdown.
     """
 
-    id: ClassVar[str]
+    # Set in the class body; an instance may override `id` (e.g. from its environment).
+    id: str
     display_name: ClassVar[str]
     kind: ClassVar[catalog_pb.ProviderKind.ValueType]
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = ""
+    # Most jobs at once; more are refused (RESOURCE_EXHAUSTED) so the router can go elsewhere.
+    # 0 means no limit. `serve-provider --max-jobs N` overrides it.
+    max_concurrent_jobs: ClassVar[int] = 8
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Self:
@@ -89,6 +93,9 @@ class Provider(abc.ABC):
                 violations.append((f"inputs[{index}].mime_type", f"must be one of {', '.join(accepted)}"))
         if violations:
             raise invalid_argument(violations)
+
+    def admit(self, job: Job) -> None:
+        """Last word before a valid job starts: raise a PrizmError to refuse it. Default: admit."""
 
     def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
         """The work `job` will take, in media units, for cost estimates. Default: one request."""

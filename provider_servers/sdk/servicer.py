@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import grpc
@@ -17,7 +15,9 @@ from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
 from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.ids import checked_job_id
 from prizm_core.options import options_struct
+from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
 from provider_servers.sdk.jobs import InputAsset, Job
 from provider_servers.sdk.models import ModelSpec
@@ -25,7 +25,7 @@ from provider_servers.sdk.options import resolve_options
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.stream import job_events
 
-__all__ = ["JobTracker", "ModelServicer", "ProviderServicer"]
+__all__ = ["ModelServicer", "ProviderServicer"]
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +43,6 @@ class JobRequest(Protocol):
     def inputs(self) -> Any: ...
     @property
     def options(self) -> Any: ...
-
-
-class JobTracker:
-    """Counts jobs in flight and finished, for service status and drain."""
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.finished = 0
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        """Counts one job for the duration of the block."""
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
-            self.finished += 1
 
 
 def _input_asset(index: int, asset: media_pb.Asset) -> InputAsset:
@@ -134,12 +116,13 @@ class ModelServicer:
         inputs = tuple(_input_asset(i, asset) for i, asset in enumerate(request.inputs))
         remaining = context.time_remaining()
         job = Job(
-            id=job_id or uuid.uuid4().hex,
+            id=checked_job_id(job_id),
             capability=request.capability,
             model=model,
             inputs=inputs,
             options=options,
             deadline=None if remaining is None else time.time() + remaining,
+            metadata={k: v for k, v in context.invocation_metadata() or () if not k.startswith(":")},
         )
         self.provider.check_inputs(job)
         return job
@@ -148,10 +131,15 @@ class ModelServicer:
         self, request: model_pb.TransformRequest, context: Context
     ) -> AsyncIterator[model_pb.TransformResponse]:
         """Runs a job and streams its events."""
-        job = self.job(request, context, request.job_id)
-        log.info("job %s started on %s (model %s)", job.id, self.provider.id, job.model.id)
+        with self.tracker.refusals():
+            job = self.job(request, context, request.job_id)
+            self.provider.admit(job)
         outcome = "cancelled"
         with self.tracker.track():
+            left = (
+                "no deadline" if job.deadline is None else f"deadline in {job.deadline - time.time():.3f} s"
+            )
+            log.info("job %s started on %s (model %s, %s)", job.id, self.provider.id, job.model.id, left)
             try:
                 async for event in job_events(self.provider, job):
                     yield event
@@ -183,11 +171,21 @@ class ModelServicer:
 class ProviderServicer:
     """`prizm.v1.ProviderService` for one provider."""
 
-    def __init__(self, provider: Provider, tracker: JobTracker) -> None:
+    def __init__(
+        self, provider: Provider, tracker: JobTracker, on_service: Callable[[bool], Awaitable[None]]
+    ) -> None:
         self.provider = provider
         self.tracker = tracker
+        self.on_service = on_service
         self.state: provider_pb.ServiceState.ValueType = provider_pb.SERVICE_STATE_STARTING
         self.detail = "warming up"
+
+    async def set_running(self, running: bool, detail: str) -> None:
+        """Records the service's state, opens or closes the job slots and sets health to match."""
+        self.state = provider_pb.SERVICE_STATE_RUNNING if running else provider_pb.SERVICE_STATE_STOPPED
+        self.detail = detail
+        self.tracker.running = running
+        await self.on_service(running)
 
     def info(self) -> catalog_pb.ProviderInfo:
         """The provider's identity."""
@@ -209,6 +207,8 @@ class ProviderServicer:
             managed=self.provider.managed_service,
             active_jobs=self.tracker.active,
             finished_jobs=self.tracker.finished,
+            rejected_jobs=self.tracker.rejected,
+            max_jobs=self.tracker.max_jobs,
         )
 
     async def GetProviderInfo(  # noqa: N802 - gRPC method name
@@ -237,15 +237,18 @@ class ProviderServicer:
     async def StartService(  # noqa: N802 - gRPC method name
         self, request: provider_pb.StartServiceRequest, context: Context
     ) -> provider_pb.StartServiceResponse:
-        """Starts the provider's service."""
+        """Starts the provider's service; a managed one turns SERVING."""
         await self.provider.start_service()
+        if self.provider.managed_service:
+            await self.set_running(True, "started")
         return provider_pb.StartServiceResponse(status=self.status())
 
     async def StopService(  # noqa: N802 - gRPC method name
         self, request: provider_pb.StopServiceRequest, context: Context
     ) -> provider_pb.StopServiceResponse:
-        """Stops the provider's service."""
+        """Stops the provider's service; a managed one turns NOT_SERVING and takes no jobs."""
         await self.provider.stop_service()
+        await self.set_running(False, "stopped")
         return provider_pb.StopServiceResponse(status=self.status())
 
     async def Configure(  # noqa: N802 - gRPC method name

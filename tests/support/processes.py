@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -10,10 +11,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ServerProcess", "cpu_seconds", "start_provider", "start_router", "write_config"]
+__all__ = [
+    "ServerProcess",
+    "cpu_seconds",
+    "start_provider",
+    "start_router",
+    "synthetic_mesh",
+    "write_config",
+]
 
 START_TIMEOUT_S = 60.0
 
@@ -115,3 +124,19 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextlib.contextmanager
+def synthetic_mesh(
+    config_path: Path, replicas: int, *provider_args: str, **settings: object
+) -> Iterator[tuple[ServerProcess, list[ServerProcess]]]:
+    """A router in front of `replicas` synthetic providers (static config with `settings`)."""
+    providers = [start_provider("synthetic", *provider_args) for _ in range(replicas)]
+    router: ServerProcess | None = None
+    try:
+        router = start_router(write_config(config_path, [p.address for p in providers], **settings))
+        yield router, providers
+    finally:
+        for server in [router, *providers]:
+            if server is not None:
+                server.stop()

@@ -206,7 +206,12 @@ Global___Asset: _TypeAlias = Asset  # noqa: Y015
 
 @_typing.final
 class AssetHeader(_message.Message):
-    """The description of one output asset, sent before its chunks."""
+    """The description of one output asset, sent before its chunks.
+
+    After a restart the caller allowed (`RoutingHints.allow_restart`), a header
+    can arrive again for an index already seen: it replaces that output, whose
+    earlier chunks must be dropped.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

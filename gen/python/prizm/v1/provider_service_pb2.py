@@ -26,7 +26,7 @@ from prizm.v1 import catalog_pb2 as prizm_dot_v1_dot_catalog__pb2
 from prizm.v1 import media_pb2 as prizm_dot_v1_dot_media__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprizm/v1/provider_service.proto\x12\x08prizm.v1\x1a\x16prizm/v1/catalog.proto\x1a\x14prizm/v1/media.proto\"\x83\x01\n\rServiceStatus\x12%\n\x05state\x18\x01 \x01(\x0e\x32\x16.prizm.v1.ServiceState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x0f\n\x07managed\x18\x03 \x01(\x08\x12\x13\n\x0b\x61\x63tive_jobs\x18\x04 \x01(\r\x12\x15\n\rfinished_jobs\x18\x05 \x01(\x04\"\x18\n\x16GetProviderInfoRequest\"C\n\x17GetProviderInfoResponse\x12(\n\x08provider\x18\x01 \x01(\x0b\x32\x16.prizm.v1.ProviderInfo\"=\n\x11ListModelsRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\"5\n\x12ListModelsResponse\x12\x1f\n\x06models\x18\x01 \x03(\x0b\x32\x0f.prizm.v1.Model\"\x19\n\x17GetServiceStatusRequest\"C\n\x18GetServiceStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x15\n\x13StartServiceRequest\"?\n\x14StartServiceResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x14\n\x12StopServiceRequest\">\n\x13StopServiceResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x7f\n\x10\x43onfigureRequest\x12:\n\x08settings\x18\x01 \x03(\x0b\x32(.prizm.v1.ConfigureRequest.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x11\x43onfigureResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x03(\t*\x99\x01\n\x0cServiceState\x12\x1d\n\x19SERVICE_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVICE_STATE_STOPPED\x10\x01\x12\x1a\n\x16SERVICE_STATE_STARTING\x10\x02\x12\x19\n\x15SERVICE_STATE_RUNNING\x10\x03\x12\x18\n\x14SERVICE_STATE_FAILED\x10\x04\x32\xee\x03\n\x0fProviderService\x12V\n\x0fGetProviderInfo\x12 .prizm.v1.GetProviderInfoRequest\x1a!.prizm.v1.GetProviderInfoResponse\x12G\n\nListModels\x12\x1b.prizm.v1.ListModelsRequest\x1a\x1c.prizm.v1.ListModelsResponse\x12Y\n\x10GetServiceStatus\x12!.prizm.v1.GetServiceStatusRequest\x1a\".prizm.v1.GetServiceStatusResponse\x12M\n\x0cStartService\x12\x1d.prizm.v1.StartServiceRequest\x1a\x1e.prizm.v1.StartServiceResponse\x12J\n\x0bStopService\x12\x1c.prizm.v1.StopServiceRequest\x1a\x1d.prizm.v1.StopServiceResponse\x12\x44\n\tConfigure\x12\x1a.prizm.v1.ConfigureRequest\x1a\x1b.prizm.v1.ConfigureResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprizm/v1/provider_service.proto\x12\x08prizm.v1\x1a\x16prizm/v1/catalog.proto\x1a\x14prizm/v1/media.proto\"\xac\x01\n\rServiceStatus\x12%\n\x05state\x18\x01 \x01(\x0e\x32\x16.prizm.v1.ServiceState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x0f\n\x07managed\x18\x03 \x01(\x08\x12\x13\n\x0b\x61\x63tive_jobs\x18\x04 \x01(\r\x12\x15\n\rfinished_jobs\x18\x05 \x01(\x04\x12\x15\n\rrejected_jobs\x18\x06 \x01(\x04\x12\x10\n\x08max_jobs\x18\x07 \x01(\r\"\x18\n\x16GetProviderInfoRequest\"C\n\x17GetProviderInfoResponse\x12(\n\x08provider\x18\x01 \x01(\x0b\x32\x16.prizm.v1.ProviderInfo\"=\n\x11ListModelsRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\"5\n\x12ListModelsResponse\x12\x1f\n\x06models\x18\x01 \x03(\x0b\x32\x0f.prizm.v1.Model\"\x19\n\x17GetServiceStatusRequest\"C\n\x18GetServiceStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x15\n\x13StartServiceRequest\"?\n\x14StartServiceResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x14\n\x12StopServiceRequest\">\n\x13StopServiceResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.prizm.v1.ServiceStatus\"\x7f\n\x10\x43onfigureRequest\x12:\n\x08settings\x18\x01 \x03(\x0b\x32(.prizm.v1.ConfigureRequest.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x11\x43onfigureResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x03(\t*\x99\x01\n\x0cServiceState\x12\x1d\n\x19SERVICE_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVICE_STATE_STOPPED\x10\x01\x12\x1a\n\x16SERVICE_STATE_STARTING\x10\x02\x12\x19\n\x15SERVICE_STATE_RUNNING\x10\x03\x12\x18\n\x14SERVICE_STATE_FAILED\x10\x04\x32\xee\x03\n\x0fProviderService\x12V\n\x0fGetProviderInfo\x12 .prizm.v1.GetProviderInfoRequest\x1a!.prizm.v1.GetProviderInfoResponse\x12G\n\nListModels\x12\x1b.prizm.v1.ListModelsRequest\x1a\x1c.prizm.v1.ListModelsResponse\x12Y\n\x10GetServiceStatus\x12!.prizm.v1.GetServiceStatusRequest\x1a\".prizm.v1.GetServiceStatusResponse\x12M\n\x0cStartService\x12\x1d.prizm.v1.StartServiceRequest\x1a\x1e.prizm.v1.StartServiceResponse\x12J\n\x0bStopService\x12\x1c.prizm.v1.StopServiceRequest\x1a\x1d.prizm.v1.StopServiceResponse\x12\x44\n\tConfigure\x12\x1a.prizm.v1.ConfigureRequest\x1a\x1b.prizm.v1.ConfigureResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,36 +35,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._loaded_options = None
   _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._serialized_options = b'8\001'
-  _globals['_SERVICESTATE']._serialized_start=876
-  _globals['_SERVICESTATE']._serialized_end=1029
+  _globals['_SERVICESTATE']._serialized_start=917
+  _globals['_SERVICESTATE']._serialized_end=1070
   _globals['_SERVICESTATUS']._serialized_start=92
-  _globals['_SERVICESTATUS']._serialized_end=223
-  _globals['_GETPROVIDERINFOREQUEST']._serialized_start=225
-  _globals['_GETPROVIDERINFOREQUEST']._serialized_end=249
-  _globals['_GETPROVIDERINFORESPONSE']._serialized_start=251
-  _globals['_GETPROVIDERINFORESPONSE']._serialized_end=318
-  _globals['_LISTMODELSREQUEST']._serialized_start=320
-  _globals['_LISTMODELSREQUEST']._serialized_end=381
-  _globals['_LISTMODELSRESPONSE']._serialized_start=383
-  _globals['_LISTMODELSRESPONSE']._serialized_end=436
-  _globals['_GETSERVICESTATUSREQUEST']._serialized_start=438
-  _globals['_GETSERVICESTATUSREQUEST']._serialized_end=463
-  _globals['_GETSERVICESTATUSRESPONSE']._serialized_start=465
-  _globals['_GETSERVICESTATUSRESPONSE']._serialized_end=532
-  _globals['_STARTSERVICEREQUEST']._serialized_start=534
-  _globals['_STARTSERVICEREQUEST']._serialized_end=555
-  _globals['_STARTSERVICERESPONSE']._serialized_start=557
-  _globals['_STARTSERVICERESPONSE']._serialized_end=620
-  _globals['_STOPSERVICEREQUEST']._serialized_start=622
-  _globals['_STOPSERVICEREQUEST']._serialized_end=642
-  _globals['_STOPSERVICERESPONSE']._serialized_start=644
-  _globals['_STOPSERVICERESPONSE']._serialized_end=706
-  _globals['_CONFIGUREREQUEST']._serialized_start=708
-  _globals['_CONFIGUREREQUEST']._serialized_end=835
-  _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._serialized_start=788
-  _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._serialized_end=835
-  _globals['_CONFIGURERESPONSE']._serialized_start=837
-  _globals['_CONFIGURERESPONSE']._serialized_end=873
-  _globals['_PROVIDERSERVICE']._serialized_start=1032
-  _globals['_PROVIDERSERVICE']._serialized_end=1526
+  _globals['_SERVICESTATUS']._serialized_end=264
+  _globals['_GETPROVIDERINFOREQUEST']._serialized_start=266
+  _globals['_GETPROVIDERINFOREQUEST']._serialized_end=290
+  _globals['_GETPROVIDERINFORESPONSE']._serialized_start=292
+  _globals['_GETPROVIDERINFORESPONSE']._serialized_end=359
+  _globals['_LISTMODELSREQUEST']._serialized_start=361
+  _globals['_LISTMODELSREQUEST']._serialized_end=422
+  _globals['_LISTMODELSRESPONSE']._serialized_start=424
+  _globals['_LISTMODELSRESPONSE']._serialized_end=477
+  _globals['_GETSERVICESTATUSREQUEST']._serialized_start=479
+  _globals['_GETSERVICESTATUSREQUEST']._serialized_end=504
+  _globals['_GETSERVICESTATUSRESPONSE']._serialized_start=506
+  _globals['_GETSERVICESTATUSRESPONSE']._serialized_end=573
+  _globals['_STARTSERVICEREQUEST']._serialized_start=575
+  _globals['_STARTSERVICEREQUEST']._serialized_end=596
+  _globals['_STARTSERVICERESPONSE']._serialized_start=598
+  _globals['_STARTSERVICERESPONSE']._serialized_end=661
+  _globals['_STOPSERVICEREQUEST']._serialized_start=663
+  _globals['_STOPSERVICEREQUEST']._serialized_end=683
+  _globals['_STOPSERVICERESPONSE']._serialized_start=685
+  _globals['_STOPSERVICERESPONSE']._serialized_end=747
+  _globals['_CONFIGUREREQUEST']._serialized_start=749
+  _globals['_CONFIGUREREQUEST']._serialized_end=876
+  _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._serialized_start=829
+  _globals['_CONFIGUREREQUEST_SETTINGSENTRY']._serialized_end=876
+  _globals['_CONFIGURERESPONSE']._serialized_start=878
+  _globals['_CONFIGURERESPONSE']._serialized_end=914
+  _globals['_PROVIDERSERVICE']._serialized_start=1073
+  _globals['_PROVIDERSERVICE']._serialized_end=1567
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,8 @@ class ServiceStatus(_message.Message):
     MANAGED_FIELD_NUMBER: _builtins.int
     ACTIVE_JOBS_FIELD_NUMBER: _builtins.int
     FINISHED_JOBS_FIELD_NUMBER: _builtins.int
+    REJECTED_JOBS_FIELD_NUMBER: _builtins.int
+    MAX_JOBS_FIELD_NUMBER: _builtins.int
     state: Global___ServiceState.ValueType
     """Output only. The service's state."""
     detail: _builtins.str
@@ -74,6 +76,14 @@ class ServiceStatus(_message.Message):
     """Output only. Jobs in progress now."""
     finished_jobs: _builtins.int
     """Output only. Jobs finished since the provider started, whatever their outcome."""
+    rejected_jobs: _builtins.int
+    """Output only. Jobs refused before they started (invalid, over capacity, not
+    running) since the provider started.
+    """
+    max_jobs: _builtins.int
+    """Output only. Most jobs the provider runs at once; more are refused with
+    RESOURCE_EXHAUSTED. 0 means no limit.
+    """
     def __init__(
         self,
         *,
@@ -82,10 +92,12 @@ class ServiceStatus(_message.Message):
         managed: _builtins.bool = ...,
         active_jobs: _builtins.int = ...,
         finished_jobs: _builtins.int = ...,
+        rejected_jobs: _builtins.int = ...,
+        max_jobs: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "detail", b"detail", "finished_jobs", b"finished_jobs", "managed", b"managed", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "detail", b"detail", "finished_jobs", b"finished_jobs", "managed", b"managed", "max_jobs", b"max_jobs", "rejected_jobs", b"rejected_jobs", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

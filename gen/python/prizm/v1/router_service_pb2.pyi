@@ -99,6 +99,10 @@ class _EndpointStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Endpoin
     """Healthy and routable."""
     ENDPOINT_STATE_NOT_SERVING: _EndpointState.ValueType  # 3
     """Unhealthy, unreachable or draining; not routable."""
+    ENDPOINT_STATE_EJECTED: _EndpointState.ValueType  # 4
+    """Says it is serving but fails health checks or calls, or flaps; taken only
+    when no SERVING endpoint can take a job. `detail` says why and until when.
+    """
 
 class EndpointState(_EndpointState, metaclass=_EndpointStateEnumTypeWrapper):
     """Whether an endpoint takes jobs."""
@@ -111,6 +115,10 @@ ENDPOINT_STATE_SERVING: EndpointState.ValueType  # 2
 """Healthy and routable."""
 ENDPOINT_STATE_NOT_SERVING: EndpointState.ValueType  # 3
 """Unhealthy, unreachable or draining; not routable."""
+ENDPOINT_STATE_EJECTED: EndpointState.ValueType  # 4
+"""Says it is serving but fails health checks or calls, or flaps; taken only
+when no SERVING endpoint can take a job. `detail` says why and until when.
+"""
 Global___EndpointState: _TypeAlias = EndpointState  # noqa: Y015
 
 class _EndpointChange:
@@ -152,6 +160,7 @@ class RoutingHints(_message.Message):
     MAX_COST_FIELD_NUMBER: _builtins.int
     ALLOW_FALLBACK_FIELD_NUMBER: _builtins.int
     WAIT_FOR_READY_FIELD_NUMBER: _builtins.int
+    ALLOW_RESTART_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """Optional. Only this provider id."""
     policy: Global___RoutingPolicy.ValueType
@@ -163,6 +172,12 @@ class RoutingHints(_message.Message):
     wait_for_ready: _builtins.bool
     """Optional. When no provider can take the job now, wait for one within the
     deadline instead of failing at once.
+    """
+    allow_restart: _builtins.bool
+    """Optional. When the provider fails after the job's first event, run the job
+    again from the start on another provider instead of failing with
+    PROVIDER_CRASHED. The caller accepts paying twice; outputs may then be sent
+    again from their first chunk (see `AssetHeader`).
     """
     @_builtins.property
     def max_cost(self) -> _media_pb2.Cost:
@@ -176,10 +191,11 @@ class RoutingHints(_message.Message):
         max_cost: _media_pb2.Cost | None = ...,
         allow_fallback: _builtins.bool = ...,
         wait_for_ready: _builtins.bool = ...,
+        allow_restart: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["max_cost", b"max_cost"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_fallback", b"allow_fallback", "max_cost", b"max_cost", "policy", b"policy", "provider", b"provider", "wait_for_ready", b"wait_for_ready"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_fallback", b"allow_fallback", "allow_restart", b"allow_restart", "max_cost", b"max_cost", "policy", b"policy", "provider", b"provider", "wait_for_ready", b"wait_for_ready"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from prizm.v1 import router_service_pb2 as router_pb
 
-from prizm_core.router.registry import Registry
+from prizm_core.router.registry import Catalog, Endpoint, Registry
 from tests.unit.prizm_core.router.catalogs import TTS, catalog
 
 STATIC = router_pb.DISCOVERY_SOURCE_STATIC
@@ -30,6 +30,14 @@ async def registry() -> AsyncIterator[Registry]:
     made = Registry()
     yield made
     await made.close()
+
+
+def _report(
+    registry: Registry, endpoint: Endpoint, state: int, detail: str = "", catalog: Catalog | None = None
+) -> None:
+    """What the health monitor does with a provider's report."""
+    endpoint.signals.report(state, detail)  # type: ignore[arg-type]
+    registry.refresh(endpoint, catalog)
 
 
 def _drain(queue: asyncio.Queue[router_pb.WatchProvidersResponse]) -> list[tuple[int, str, int]]:
@@ -60,15 +68,15 @@ async def test_watch_starts_with_a_snapshot_then_streams_changes(registry: Regis
     assert snapshot.endpoint.source == STATIC
     assert not snapshot.endpoint.HasField("provider")
 
-    registry.set_state(a, SERVING, "ok", catalog=PIPER)
+    _report(registry, a, SERVING, catalog=PIPER)
     update = queue.get_nowait()
     assert update.change == UPDATED
-    assert (update.endpoint.state, update.endpoint.detail) == (SERVING, "ok")
+    assert (update.endpoint.state, update.endpoint.detail) == (SERVING, "")
     assert update.endpoint.provider.id == "piper"
     assert a.routable
 
     b = registry.add("127.0.0.1:41002", SIDECAR)
-    registry.set_state(a, NOT_SERVING, "health check failed")
+    _report(registry, a, NOT_SERVING, "health check failed")
     await registry.remove(b.address)
     assert _drain(queue) == [
         (ADDED, "127.0.0.1:41002", PENDING),
@@ -83,7 +91,7 @@ async def test_every_watcher_gets_every_change_until_unwatched(registry: Registr
     first, second = registry.watch(), registry.watch()
     a = registry.add("127.0.0.1:41001", STATIC)
     registry.unwatch(second)
-    registry.set_state(a, SERVING, catalog=PIPER)
+    _report(registry, a, SERVING, catalog=PIPER)
     assert _drain(first) == [(ADDED, "127.0.0.1:41001", PENDING), (UPDATED, "127.0.0.1:41001", SERVING)]
     assert _drain(second) == [(ADDED, "127.0.0.1:41001", PENDING)]
 
@@ -93,7 +101,7 @@ async def test_pending_endpoint_reporting_not_serving_stays_pending_silently(reg
     queue = registry.watch()
     queue.get_nowait()
     since = a.state_since
-    registry.set_state(a, NOT_SERVING, "warming up")
+    _report(registry, a, NOT_SERVING, "warming up")
     assert (a.state, a.detail, a.state_since) == (PENDING, "warming up", since)
     assert not a.routable
     assert queue.empty()
@@ -101,14 +109,17 @@ async def test_pending_endpoint_reporting_not_serving_stays_pending_silently(reg
 
 async def test_same_state_updates_detail_without_an_event(registry: Registry) -> None:
     a = registry.add("127.0.0.1:41001", STATIC)
-    registry.set_state(a, SERVING, "first", catalog=PIPER)
+    _report(registry, a, SERVING, catalog=PIPER)
+    _report(registry, a, NOT_SERVING, "health: NOT_SERVING")
     queue = registry.watch()
     queue.get_nowait()
-    registry.set_state(a, SERVING, "still fine")
-    assert (a.state, a.detail) == (SERVING, "still fine")
+    _report(registry, a, NOT_SERVING, "unreachable: UNAVAILABLE")
+    assert (a.state, a.detail) == (NOT_SERVING, "unreachable: UNAVAILABLE")
     assert queue.empty()
     # A fresh catalog is a change even when the state is not.
-    registry.set_state(a, SERVING, "new models", catalog=catalog("piper", [("amy", [TTS])]))
+    _report(registry, a, SERVING, catalog=PIPER)
+    queue.get_nowait()
+    _report(registry, a, SERVING, catalog=catalog("piper", [("amy", [TTS])]))
     assert _drain(queue) == [(UPDATED, "127.0.0.1:41001", SERVING)]
     assert a.catalog is not None
     assert [m.id for m in a.catalog.models] == ["amy"]
@@ -132,7 +143,7 @@ async def test_wait_changed_returns_on_a_change(registry: Registry) -> None:
     waiter = asyncio.create_task(registry.wait_changed(timeout=30))
     await asyncio.sleep(0.01)
     assert not waiter.done()
-    registry.set_state(a, SERVING, catalog=PIPER)
+    _report(registry, a, SERVING, catalog=PIPER)
     await asyncio.wait_for(waiter, timeout=5)
     assert waiter.done()
     assert waiter.exception() is None

@@ -1,0 +1,151 @@
+"""Limits: overload is refused fast with RetryInfo, deadlines cut jobs short, big messages behave."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import router_service_pb2 as router_pb
+from prizm.v1 import router_service_pb2_grpc as router_grpc
+
+from prizm_core.assets import text_asset
+from prizm_core.client import PrizmClient
+from prizm_core.errors import PrizmError
+from provider_servers.synthetic.provider import synthetic_output
+from tests.support.control import status
+from tests.support.mesh import wait_routable, wait_until
+from tests.support.processes import synthetic_mesh
+
+ONE_SECOND = {"events": 10, "interval_ms": 100}
+
+
+async def _timed(client: PrizmClient, **options: object) -> tuple[float, object]:
+    started = time.monotonic()
+    try:
+        result: object = await client.run("text-to-text", "load", options=options, timeout=30)  # type: ignore[arg-type]
+    except PrizmError as exc:
+        result = exc
+    return time.monotonic() - started, result
+
+
+async def test_overload_at_3x_capacity_is_refused_fast(tmp_config: Path, figures: dict[str, object]) -> None:
+    with synthetic_mesh(tmp_config, 1, "--max-jobs", "4") as (router, (provider,)):
+        await wait_routable(router.address, 1)
+        async with PrizmClient(router.address) as client:
+            await client.list_providers()
+            outcomes = await asyncio.gather(*(_timed(client, **ONE_SECOND) for _ in range(12)))
+        provider_status = await status(provider.address)
+    admitted = [(took, r) for took, r in outcomes if not isinstance(r, PrizmError)]
+    refused = [(took, r) for took, r in outcomes if isinstance(r, PrizmError)]
+    assert len(admitted) == 4 and len(refused) == 8
+    for took, error in refused:
+        assert isinstance(error, PrizmError)
+        assert (error.code, error.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "PROVIDER_OVERLOADED")
+        assert error.retry_after_s is not None
+        assert took < 0.5
+    assert all(1.0 <= took < 3.0 for took, _ in admitted)
+    assert (provider_status.finished_jobs, provider_status.rejected_jobs) == (4, 8)
+    figures["overload_3x_refused_p_max_ms"] = round(max(t for t, _ in refused) * 1000, 1)
+    figures["overload_3x_admitted_s"] = round(max(t for t, _ in admitted), 2)
+
+
+async def test_the_router_caps_jobs_in_flight_overall_and_per_caller(tmp_config: Path) -> None:
+    with synthetic_mesh(tmp_config, 1, max_jobs=6, max_jobs_per_caller=2) as (router, _):
+        await wait_routable(router.address, 1)
+        async with PrizmClient(router.address) as greedy:
+            outcomes = await asyncio.gather(*(_timed(greedy, **ONE_SECOND) for _ in range(4)))
+        reasons = sorted(r.reason if isinstance(r, PrizmError) else "ok" for _, r in outcomes)
+        assert reasons == ["CALLER_CONCURRENCY_EXCEEDED", "CALLER_CONCURRENCY_EXCEEDED", "ok", "ok"]
+        clients = [PrizmClient(router.address, caller=f"app-{i}") for i in range(4)]
+        try:
+            outcomes = await asyncio.gather(*(_timed(c, **ONE_SECOND) for c in clients for _ in range(2)))
+        finally:
+            for client in clients:
+                await client.close()
+        reasons = sorted(r.reason if isinstance(r, PrizmError) else "ok" for _, r in outcomes)
+        assert reasons == ["ROUTER_OVERLOADED"] * 2 + ["ok"] * 6
+        assert all(r.retry_after_s for _, r in outcomes if isinstance(r, PrizmError))
+
+
+async def test_a_deadline_mid_stream_ends_the_call_and_the_providers_job(
+    tmp_config: Path, figures: dict[str, object]
+) -> None:
+    with synthetic_mesh(tmp_config, 1) as (router, (provider,)):
+        await wait_routable(router.address, 1)
+        async with PrizmClient(router.address) as client:
+            await client.list_providers()
+            started = time.monotonic()
+            with pytest.raises(PrizmError) as failure:
+                await client.run(
+                    "text-to-text", "slow", options={"events": 100, "interval_ms": 100}, timeout=1.0
+                )
+            ended = time.monotonic()
+
+        async def idle() -> bool:
+            return (await status(provider.address)).active_jobs == 0
+
+        await wait_until(idle, timeout=5)
+        cancelled = time.monotonic()
+    assert failure.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert ended - started < 1.1
+    assert cancelled - ended < 0.2
+    figures["deadline_1s_caller_sees_ms"] = round((ended - started) * 1000, 1)
+    assert "cancelled" in provider.log_text()
+
+
+async def test_large_payloads_pass_every_hop_within_the_limits(tmp_config: Path) -> None:
+    with synthetic_mesh(tmp_config, 1) as (router, _):
+        await wait_routable(router.address, 1)
+        async with PrizmClient(router.address) as client:
+            big_input = "x" * (3 * 1024 * 1024 + 900 * 1024)  # 3.9 MiB inline
+            result = await client.run(
+                "text-to-text", big_input, options={"events": 1, "output_bytes": 16}, timeout=30
+            )
+            assert result.outputs[0].data == b"x" * 16
+            size = 64 * 1024 * 1024
+            result = await client.run(
+                "text-to-text", "abc", options={"events": 1, "output_bytes": size}, timeout=60
+            )
+            assert result.outputs[0].size_bytes == size
+            assert result.outputs[0].sha256 == hashlib.sha256(synthetic_output(b"abc", size)).hexdigest()
+        # Over the 8 MiB message limit: a clear RESOURCE_EXHAUSTED, and the router carries on.
+        options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        async with grpc.aio.insecure_channel(router.address, options=options) as channel:
+            stub = router_grpc.RouterServiceStub(channel)
+            request = router_pb.RouterServiceTransformRequest(
+                capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset("y" * (9 * 1024 * 1024))]
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as too_big:
+                async for _ in stub.Transform(request, timeout=10):
+                    pass
+        assert too_big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        await wait_routable(router.address, 1)
+
+
+async def test_router_sigterm_drains_then_ends_longer_streams(
+    tmp_config: Path, figures: dict[str, object]
+) -> None:
+    with synthetic_mesh(tmp_config, 1, grace_s=1.0) as (router, _):
+        await wait_routable(router.address, 1)
+        async with PrizmClient(router.address) as client:
+            short = asyncio.create_task(client.run("text-to-text", "short", options=ONE_SECOND, timeout=30))
+            long = asyncio.create_task(
+                client.run("text-to-text", "long", options={"events": 100, "interval_ms": 100}, timeout=30)
+            )
+            await asyncio.sleep(0.3)
+            signalled = time.monotonic()
+            router.signal(signal.SIGTERM)
+            done, failed = await asyncio.gather(short, long, return_exceptions=True)
+        assert not isinstance(done, BaseException)
+        assert done.outputs[0].data == synthetic_output(b"short", 1024)
+        assert isinstance(failed, PrizmError)
+        assert failed.code == grpc.StatusCode.UNAVAILABLE, failed
+        assert await asyncio.to_thread(router.process.wait, 10) == 0
+        figures["router_sigterm_exit_s"] = round(time.monotonic() - signalled, 2)
+        figures["router_sigterm_long_stream_code"] = failed.code.name
