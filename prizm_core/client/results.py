@@ -161,6 +161,8 @@ class ResultBuilder:
         elif which == "output_header":
             header = event.output_header
             asset = header.asset
+            if header.index in self._streams:  # the job restarted: this output starts over
+                self.sink.abandon(header.index, self._streams.pop(header.index))
             self.outputs[header.index] = OutputAsset(
                 index=header.index,
                 kind=asset.kind,
