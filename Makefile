@@ -4,7 +4,7 @@ BIN := .venv/bin
 PY_STAMP := .venv/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup run test lint typecheck protos gen gen-check pytest clean
+.PHONY: setup run test lint typecheck protos gen gen-check pytest reliability clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -40,6 +40,11 @@ gen-check: $(PY_STAMP)
 
 pytest: $(PY_STAMP)
 	$(BIN)/pytest
+
+reliability: $(PY_STAMP)
+	rm -f out/reliability.json
+	$(BIN)/pytest -m faults -q
+	$(BIN)/python scripts/reliability_table.py
 
 clean:
 	rm -rf .venv node_modules out .mypy_cache .ruff_cache .pytest_cache

@@ -150,6 +150,7 @@ class ResultBuilder:
         self.outputs: dict[int, OutputAsset] = {}
         self._streams: dict[int, BinaryIO] = {}
         self._digests: dict[int, hashlib._Hash] = {}
+        self._sizes: dict[int, int] = {}
         self.completion: router_pb.RouterServiceTransformResponse | None = None
 
     def add(self, event: router_pb.RouterServiceTransformResponse) -> None:
@@ -171,10 +172,14 @@ class ResultBuilder:
             )
             self._streams[header.index] = self.sink.open(header.index, asset)
             self._digests[header.index] = hashlib.sha256()
+            self._sizes[header.index] = 0
         elif which == "output_chunk":
             chunk = event.output_chunk
+            if chunk.index not in self._streams:
+                raise self._corrupted(chunk.index, "a chunk came before its header")
             self._streams[chunk.index].write(chunk.data)
             self._digests[chunk.index].update(chunk.data)
+            self._sizes[chunk.index] = self._sizes.get(chunk.index, 0) + len(chunk.data)
         elif which == "completion":
             self.completion = event
 
@@ -186,15 +191,14 @@ class ResultBuilder:
                 "INCOMPLETE_STREAM",
                 f"job {self.job_id} ended without completion",
             )
-        for summary in self.completion.completion.outputs:
-            output = self.outputs.get(summary.index)
-            digest = self._digests.get(summary.index)
-            if output is None or digest is None or digest.hexdigest() != summary.sha256:
-                raise PrizmError(
-                    grpc.StatusCode.DATA_LOSS,
-                    "OUTPUT_CORRUPTED",
-                    f"output {summary.index} of job {self.job_id} does not match its checksum",
-                )
+        summaries = {summary.index: summary for summary in self.completion.completion.outputs}
+        if set(summaries) != set(self.outputs):
+            raise self._corrupted(min(set(summaries) ^ set(self.outputs)), "outputs and summaries differ")
+        for summary in summaries.values():
+            output = self.outputs[summary.index]
+            digest = self._digests[summary.index]
+            if digest.hexdigest() != summary.sha256 or self._sizes[summary.index] != summary.size_bytes:
+                raise self._corrupted(summary.index, "does not match its size and checksum")
             output.size_bytes, output.sha256 = summary.size_bytes, summary.sha256
             output.provenance = summary.provenance
             self.sink.finish(output, self._streams.pop(summary.index))
@@ -203,6 +207,11 @@ class ResultBuilder:
             outputs=[self.outputs[i] for i in sorted(self.outputs)],
             completion=self.completion,
             progress_events=self.progress_events,
+        )
+
+    def _corrupted(self, index: int, problem: str) -> PrizmError:
+        return PrizmError(
+            grpc.StatusCode.DATA_LOSS, "OUTPUT_CORRUPTED", f"output {index} of job {self.job_id}: {problem}"
         )
 
     def abandon(self) -> None:

@@ -66,10 +66,10 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
 
     sidecars = SidecarManager(on_listening, config.grace_s)
     address = await server.start()
+    for provider in config.providers:
+        router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
     discovery = [asyncio.create_task(DnsDiscovery(router, target).run()) for target in config.dns]
     try:
-        for provider in config.providers:
-            router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
         for spec in config.sidecars:
             sidecars.start(spec)
         await server.set_serving(True)

@@ -34,6 +34,7 @@ class DnsDiscovery:
     """Keeps the router's endpoints for one name equal to what DNS says, every `interval_s`.
 
     A failed lookup keeps the endpoints it had: a DNS blip must not empty the mesh.
+    It removes only endpoints it added: an address another source knows stays.
     """
 
     def __init__(self, router: Router, target: DnsTarget, resolver: Resolver = system_resolver) -> None:
@@ -52,10 +53,12 @@ class DnsDiscovery:
             )
             return
         for address in sorted(found - self.current):
-            self.router.add_endpoint(address, router_pb.DISCOVERY_SOURCE_DNS, self.target.priority)
+            endpoint = self.router.add_endpoint(address, router_pb.DISCOVERY_SOURCE_DNS, self.target.priority)
+            if endpoint.source == router_pb.DISCOVERY_SOURCE_DNS:
+                self.current.add(address)
         for address in sorted(self.current - found):
             await self.router.remove_endpoint(address)
-        self.current = found
+            self.current.discard(address)
 
     async def run(self) -> None:
         """Refreshes until cancelled."""

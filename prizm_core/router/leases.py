@@ -48,10 +48,14 @@ class Leases:
             for address in [a for a, expiry in self._expiry.items() if expiry <= now]:
                 del self._expiry[address]
                 log.warning("lease of %s ran out; removing it", address)
-                await self._on_expired(address)
+                try:
+                    await self._on_expired(address)
+                except Exception:  # one failed removal must not stop every later expiry
+                    log.exception("removing %s after its lease failed", address)
 
     async def close(self) -> None:
         """Stops reaping."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

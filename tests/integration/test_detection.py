@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
@@ -14,6 +15,8 @@ from tests.support.control import ChangeLog, configure, service
 from tests.support.fault_proxy import FaultProxy
 from tests.support.mesh import wait_routable
 from tests.support.processes import start_provider, start_router, synthetic_mesh, write_config
+
+pytestmark = pytest.mark.faults
 
 SERVING = router_pb.ENDPOINT_STATE_SERVING
 NOT_SERVING = router_pb.ENDPOINT_STATE_NOT_SERVING
@@ -75,7 +78,7 @@ async def test_a_provider_with_a_blocked_event_loop_is_out_within_2_s(
 
 async def test_a_stalled_network_path_is_out_within_2_s(tmp_path: Path, figures: dict[str, object]) -> None:
     provider, healthy = start_provider("synthetic"), start_provider("synthetic")
-    proxy = await FaultProxy(provider.address).start()
+    proxy = FaultProxy(provider.address).start()
     router = start_router(write_config(tmp_path / "router.yaml", [proxy.address, healthy.address]))
     try:
         await wait_routable(router.address, 2)
@@ -89,7 +92,7 @@ async def test_a_stalled_network_path_is_out_within_2_s(tmp_path: Path, figures:
         figures["detect_stalled_network_ms"] = round((out - stalled) * 1000, 1)
         assert out - stalled <= 2.0
     finally:
-        await proxy.close()
+        proxy.close()
         for server in (router, provider, healthy):
             server.stop()
 

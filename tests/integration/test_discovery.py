@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.mesh import wait_routable
 from tests.support.processes import start_provider, start_router
+
+pytestmark = pytest.mark.faults
 
 
 async def test_every_discovery_source_feeds_one_router(tmp_path: Path) -> None:

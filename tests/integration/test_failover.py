@@ -19,6 +19,8 @@ from tests.support.fault_proxy import FaultProxy
 from tests.support.mesh import wait_routable
 from tests.support.processes import start_provider, start_router, synthetic_mesh, write_config
 
+pytestmark = pytest.mark.faults
+
 NOT_SERVING = router_pb.ENDPOINT_STATE_NOT_SERVING
 SLOW = {"events": 40, "interval_ms": 50, "output_bytes": 2048}
 
@@ -27,7 +29,7 @@ async def test_calls_without_a_first_event_move_to_another_replica(
     tmp_path: Path, figures: dict[str, object]
 ) -> None:
     dying, spare = start_provider("synthetic"), start_provider("synthetic")
-    proxy = await FaultProxy(dying.address).start()
+    proxy = FaultProxy(dying.address).start()
     config = tmp_path / "router.yaml"
     config.write_text(
         f"providers:\n  - {{address: '{proxy.address}', priority: 10}}\n  - {{address: '{spare.address}'}}\n"
@@ -54,7 +56,7 @@ async def test_calls_without_a_first_event_move_to_another_replica(
             assert result.outputs[0].data == synthetic_output(f"job {i}".encode(), 1024)
         assert (await status(spare.address)).finished_jobs == 10
     finally:
-        await proxy.close()
+        proxy.close()
         for server in (router, dying, spare):
             server.stop()
 

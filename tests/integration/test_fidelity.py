@@ -19,6 +19,8 @@ from tests.support.control import configure
 from tests.support.mesh import wait_routable
 from tests.support.processes import start_provider, start_router, write_config
 
+pytestmark = pytest.mark.faults
+
 CANARY = "sk-CANARY-7f3a9c1e5b2d4f60"
 
 

@@ -22,6 +22,8 @@ from tests.support.control import status
 from tests.support.mesh import wait_routable, wait_until
 from tests.support.processes import synthetic_mesh
 
+pytestmark = pytest.mark.faults
+
 ONE_SECOND = {"events": 10, "interval_ms": 100}
 
 

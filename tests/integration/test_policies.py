@@ -16,6 +16,8 @@ from tests.support.control import configure, status
 from tests.support.mesh import wait_routable
 from tests.support.processes import ServerProcess, start_provider, start_router
 
+pytestmark = pytest.mark.faults
+
 QUICK = {"events": 1}
 
 

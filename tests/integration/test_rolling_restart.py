@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
@@ -15,6 +16,8 @@ from provider_servers.synthetic.provider import synthetic_output
 from tests.support.control import ChangeLog
 from tests.support.mesh import wait_routable
 from tests.support.processes import ServerProcess, start_provider, start_router, write_config
+
+pytestmark = pytest.mark.faults
 
 LOAD_S = 62.0
 WORKERS = 4

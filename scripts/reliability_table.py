@@ -1,0 +1,50 @@
+"""Prints the figures the fault tests measured (out/reliability.json) as a Markdown table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+FIGURES = Path(__file__).resolve().parent.parent / "out" / "reliability.json"
+
+# Figure key -> what it measures, and the bound the tests hold it to.
+ROWS = {
+    "detect_sigkill_ms": ("SIGKILLed provider out of rotation (ms)", "≤ 50"),
+    "detect_sigstop_ms": ("hung provider (SIGSTOP) ejected (ms)", "≤ 2000"),
+    "detect_blocked_loop_ms": ("provider with a blocked event loop ejected (ms)", "≤ 2000"),
+    "detect_stalled_network_ms": ("stalled network path (fault proxy) ejected (ms)", "≤ 2000"),
+    "readmit_after_restart_ms": ("restarted provider routable after it serves (ms)", "≤ 1000"),
+    "readmit_after_sigcont_ms": ("hung provider back after SIGCONT (ms)", "-"),
+    "flap_toggles_in_10_s": ("health toggles of a flapping provider in 10 s", "-"),
+    "flap_routing_changes_in_10_s": ("routing changes they caused", "≤ 3"),
+    "failover_before_commit_failures_of_10": ("failed calls of 10 cut off before their first event", "0"),
+    "attempts_per_request_at_100pct_failure": ("attempts per request, every call refused", "≤ 1.2"),
+    "fail_fast_all_down_ms": ("call with every provider down fails after (ms)", "< 50"),
+    "overload_3x_refused_p_max_ms": ("slowest RESOURCE_EXHAUSTED at 3x capacity (ms)", "< 500"),
+    "overload_3x_admitted_s": ("slowest admitted 1 s job at 3x capacity (s)", "< 3"),
+    "deadline_1s_caller_sees_ms": ("1 s deadline mid-stream: DEADLINE_EXCEEDED after (ms)", "< 1100"),
+    "router_sigterm_exit_s": ("router SIGTERM to exit, 1 s grace (s)", "-"),
+    "router_sigterm_long_stream_code": ("stream longer than the grace ends with", "UNAVAILABLE"),
+    "rolling_restart_calls": ("calls during a 62 s rolling restart", "> 1000"),
+    "rolling_restart_restarts": ("restarts during it", "≥ 6"),
+    "rolling_restart_failed_calls": ("failed calls during it", "0"),
+    "replica_split_of_40": ("40 concurrent jobs split over 2 replicas", "each ≥ 12"),
+}
+
+
+def main() -> int:
+    """Prints the table, or says how to produce the figures."""
+    if not FIGURES.exists():
+        print("no figures yet: run `make reliability`", file=sys.stderr)
+        return 1
+    figures = json.loads(FIGURES.read_text())
+    print("| what | measured | bound |\n|---|---|---|")
+    for key, (label, bound) in ROWS.items():
+        if key in figures:
+            print(f"| {label} | {figures[key]} | {bound} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
