@@ -24,6 +24,12 @@ ROWS = {
     "overload_3x_refused_p_max_ms": ("slowest RESOURCE_EXHAUSTED at 3x capacity (ms)", "< 500"),
     "overload_3x_admitted_s": ("slowest admitted 1 s job at 3x capacity (s)", "< 3"),
     "deadline_1s_caller_sees_ms": ("1 s deadline mid-stream: DEADLINE_EXCEEDED after (ms)", "< 1100"),
+    "cancel_before_first_event_stop_ms": (
+        "caller cancels before its first event: job stops after (ms)",
+        "< 500",
+    ),
+    "cancel_after_5_events_stop_ms": ("caller cancels after 5 events: job stops after (ms)", "< 500"),
+    "caller_killed_stop_ms": ("caller process SIGKILLed: job stops after (ms)", "< 500"),
     "router_sigterm_exit_s": ("router SIGTERM to exit, 1 s grace (s)", "-"),
     "router_sigterm_long_stream_code": ("stream longer than the grace ends with", "UNAVAILABLE"),
     "rolling_restart_calls": ("calls during a 62 s rolling restart", "> 1000"),

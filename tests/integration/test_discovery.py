@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -47,3 +48,24 @@ async def test_every_discovery_source_feeds_one_router(tmp_path: Path) -> None:
     finally:
         for server in (registered, router, static, by_dns):
             server.stop()
+
+
+async def test_a_caller_may_wait_for_a_provider_within_its_deadline() -> None:
+    router = start_router()
+    provider = None
+    try:
+        async with PrizmClient(router.address) as client:
+            await client.list_providers()
+            waiting = router_pb.RoutingHints(wait_for_ready=True)
+            job = asyncio.create_task(
+                client.run("text-to-text", "patience", options={"events": 1}, routing=waiting, timeout=30)
+            )
+            await asyncio.sleep(0.5)
+            assert not job.done(), "it waits instead of failing at once"
+            provider = start_provider("synthetic", "--register", router.address)
+            result = await job
+        assert result.outputs[0].data == synthetic_output(b"patience", 1024)
+    finally:
+        for server in (provider, router):
+            if server is not None:
+                server.stop()

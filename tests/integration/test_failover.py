@@ -126,6 +126,9 @@ async def test_a_provider_failing_every_call_is_not_hammered(
                     await client.run("text-to-text", "no", options={"events": 1}, timeout=10)
                 assert failure.value.code == grpc.StatusCode.UNAVAILABLE
                 assert failure.value.reason in {"REFUSED_ON_PURPOSE", "NO_HEALTHY_PROVIDER"}
+            states = sorted(e.state for e in await client.list_providers())
+        # One replica is ejected for its failures; the other is kept, as the last of its capability.
+        assert states == [router_pb.ENDPOINT_STATE_SERVING, router_pb.ENDPOINT_STATE_EJECTED]
         attempts = sum([(await status(p.address)).rejected_jobs for p in providers])
     figures["attempts_per_request_at_100pct_failure"] = round(attempts / requests, 3)
     assert requests <= attempts <= 1.2 * requests
