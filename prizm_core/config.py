@@ -80,8 +80,8 @@ class SidecarSpec:
 class HealthSettings:
     """Health checking, outlier ejection and flap damping thresholds (see router/signals.py)."""
 
-    check_interval_s: float = 0.3
-    check_timeout_s: float = 0.4
+    check_interval_s: float = 0.25
+    check_timeout_s: float = 0.35
     unhealthy_checks: int = 2
     outlier_failures: int = 5
     ejection_s: float = 2.0

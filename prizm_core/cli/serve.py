@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import uvloop
 
@@ -23,6 +24,7 @@ from prizm_core.config import (
 from prizm_core.logs import configure_logging
 from prizm_core.router import run_router
 from prizm_core.router.sidecars import EXIT_UNAVAILABLE_PROVIDER
+from prizm_core.router.workers import run_workers
 from prizm_core.serving import stop_signal
 
 __all__ = ["add_serve_commands"]
@@ -42,27 +44,40 @@ async def _serve_router(config: RouterConfig) -> None:
     await run_router(config, stop_signal())
 
 
-def _run_router(config_path: Path | None, listen: str | None, log_level: str) -> int:
-    configure_logging(log_level)
+def _run_router(args: argparse.Namespace, config_path: Path | None) -> int:
+    configure_logging(args.log_level)
     try:
         config = load_config(config_path)
-        if listen:
-            parse_address(listen)
-            config = dataclasses.replace(config, listen=listen)
+        if args.listen:
+            parse_address(args.listen)
+            config = dataclasses.replace(config, listen=args.listen)
+        if getattr(args, "workers", 1) > 1:
+            worker_args = ["--loop", args.loop, "--log-level", args.log_level]
+            if config_path is not None:
+                worker_args += ["--config", str(config_path)]
+            return _run_loop(args.loop, run_workers(config, worker_args, args.workers))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _run_loop(args.loop, _serve_router(config))
+    return 0
+
+
+def _run_loop(loop: str, main: Coroutine[Any, Any, Any]) -> int:
+    """Runs `main` on uvloop (the default) or the standard asyncio loop."""
+    runner = uvloop.run if loop == "uvloop" else asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(_serve_router(config))
+        result = runner(main)
+        return result if isinstance(result, int) else 0
     return 0
 
 
 def _up(args: argparse.Namespace) -> int:
-    return _run_router(args.config or default_config_path(), args.listen, args.log_level)
+    return _run_router(args, args.config or default_config_path())
 
 
 def _router(args: argparse.Namespace) -> int:
-    return _run_router(args.config, args.listen, args.log_level)
+    return _run_router(args, args.config)
 
 
 def provider_names() -> list[str]:
@@ -94,6 +109,9 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     up.add_argument("--config", type=Path, help="router config (default: the embedded default)")
     up.add_argument("--listen", help="host:port to serve on (default from the config: 127.0.0.1:50051)")
     up.add_argument("--log-level", default="INFO")
+    up.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
+    )
     up.set_defaults(handler=_up)
 
     router = commands.add_parser(
@@ -102,6 +120,15 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     router.add_argument("--config", type=Path, help="router config file")
     router.add_argument("--listen", help="host:port to serve on (default 127.0.0.1:50051)")
     router.add_argument("--log-level", default="INFO")
+    router.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
+    )
+    router.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="router processes sharing the port (static or DNS providers only)",
+    )
     router.set_defaults(handler=_router)
 
     serve = commands.add_parser(

@@ -29,6 +29,8 @@ _BACKOFF_MAX_S = 0.5
 # A provider without a health service is treated as serving while it answers; re-checked this often.
 _NO_HEALTH_RECHECK_S = 1.0
 _SERVING = health_pb2.HealthCheckResponse.SERVING
+# After a missed check the next one follows almost at once (a short pause, not a spin).
+_RECHECK_S = 0.01
 
 
 async def fetch_catalog(endpoint: Endpoint) -> Catalog:
@@ -134,9 +136,12 @@ class HealthMonitor:
         return bool(answer.status == _SERVING)
 
     async def _check(self, endpoint: Endpoint) -> None:
-        """Checks a serving endpoint every interval; also re-judges it, so holds and ejections expire."""
+        """Checks a serving endpoint every interval, and at once again after a miss (so a hung one is
+        out within two timeouts); also re-judges it, so holds and ejections expire."""
+        ok = True
         while True:
-            await asyncio.sleep(self.settings.check_interval_s)
+            await asyncio.sleep(self.settings.check_interval_s if ok else _RECHECK_S)
+            ok = True
             if endpoint.signals.reported == router_pb.ENDPOINT_STATE_SERVING:
                 ok = await self._check_once(endpoint)
                 if not ok:

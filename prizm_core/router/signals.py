@@ -12,9 +12,10 @@ and outlier detection as the model:
   each ejection (`ejection_s` times the ejections, at most `ejection_max_s`), unless
   that would leave its capability without a serving endpoint.
 - An endpoint that went down twice within `flap_window_s` is held out until it
-  has stayed healthy for `flap_hold_s` (doubling with each further flap, at
-  most `flap_hold_max_s`): a flapping provider changes the router's state once
-  per window, not on every toggle. A first recovery (a restart) is immediate.
+  has stayed healthy for `flap_hold_s` (doubling with each further fall, also
+  the falls while it is held out, at most `flap_hold_max_s`): a flapping
+  provider changes the router's state a few times, not on every toggle. A
+  first recovery (a restart) is immediate.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class EndpointSignals:
         ):
             self.report_detail = detail  # never served yet: still pending
             return
+        if self.reported == router_pb.ENDPOINT_STATE_SERVING and state != self.reported and not self.routable:
+            self.downs.append(self.clock())  # a fall while held out still counts: it is still flapping
         self.reported, self.report_detail = state, detail
         self.failed_checks = 0  # checks from before the report say nothing about now
 

@@ -14,6 +14,7 @@ import uvloop
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
+from prizm_core.channels import CHUNK_BYTES
 from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening, stop_signal
@@ -43,6 +44,7 @@ class ProviderSettings:
         advertise: Address the router should dial; the bound address when empty.
         lease_s: Lease to ask the router for.
         max_jobs: Most jobs at once, overriding the provider's `max_concurrent_jobs`.
+        chunk_kib: Size of output chunks, in KiB.
     """
 
     serve: ServeSettings
@@ -52,6 +54,7 @@ class ProviderSettings:
     advertise: str = ""
     lease_s: float = 30.0
     max_jobs: int | None = None
+    chunk_kib: int = CHUNK_BYTES // 1024
 
 
 def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
@@ -67,6 +70,9 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     parser.add_argument("--advertise", metavar="HOST:PORT", default="", help="address the router dials")
     parser.add_argument("--lease", type=float, default=30.0, help="lease to ask the router for, seconds")
     parser.add_argument("--max-jobs", type=int, help="most jobs at once (default: the provider's own)")
+    parser.add_argument(
+        "--chunk-kib", type=int, default=CHUNK_BYTES // 1024, help="output chunk size in KiB (default 512)"
+    )
     args = parser.parse_args(list(argv))
     return ProviderSettings(
         serve=ServeSettings(
@@ -78,6 +84,7 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
         advertise=args.advertise,
         lease_s=args.lease,
         max_jobs=args.max_jobs,
+        chunk_kib=args.chunk_kib,
     )
 
 
@@ -99,7 +106,7 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
     server = GrpcServer(settings.serve, [PROVIDER_SERVICE.full_name, MODEL_SERVICE.full_name])
     info = ProviderServicer(provider, tracker, server.set_serving)
     add_service(server.server, PROVIDER_SERVICE, info)
-    add_service(server.server, MODEL_SERVICE, ModelServicer(provider, tracker))
+    add_service(server.server, MODEL_SERVICE, ModelServicer(provider, tracker, settings.chunk_kib * 1024))
     address = await server.start()
     announce_listening(address, provider=provider.id)
     watchers = []

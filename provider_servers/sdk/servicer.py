@@ -14,6 +14,7 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
+from prizm_core.channels import CHUNK_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
 from prizm_core.ids import checked_job_id
 from prizm_core.options import options_struct
@@ -68,9 +69,10 @@ def _input_asset(index: int, asset: media_pb.Asset) -> InputAsset:
 class ModelServicer:
     """`prizm.v1.ModelService` for one provider."""
 
-    def __init__(self, provider: Provider, tracker: JobTracker) -> None:
+    def __init__(self, provider: Provider, tracker: JobTracker, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.provider = provider
         self.tracker = tracker
+        self.chunk_bytes = chunk_bytes
 
     def _model(self, capability: media_pb.Capability.ValueType, model_id: str) -> ModelSpec:
         if capability == media_pb.CAPABILITY_UNSPECIFIED:
@@ -141,7 +143,7 @@ class ModelServicer:
             )
             log.info("job %s started on %s (model %s, %s)", job.id, self.provider.id, job.model.id, left)
             try:
-                async for event in job_events(self.provider, job):
+                async for event in job_events(self.provider, job, self.chunk_bytes):
                     yield event
                 outcome = "completed"
             except Exception:

@@ -37,35 +37,35 @@ class _Stamper:
         return model_pb.TransformResponse(job_id=self.job_id, sequence=self.sequence, **event)
 
 
-def _slices(data: bytes) -> Iterator[bytes]:
+def _slices(data: bytes, size: int) -> Iterator[bytes]:
     view = memoryview(data)
-    for start in range(0, len(view), CHUNK_BYTES):
-        yield bytes(view[start : start + CHUNK_BYTES])
+    for start in range(0, len(view), size):
+        yield bytes(view[start : start + size])
 
 
-async def _rechunk(stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """Regroups a byte stream into chunks of CHUNK_BYTES (the last may be shorter)."""
+async def _rechunk(stream: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """Regroups a byte stream into chunks of `size` bytes (the last may be shorter)."""
     buffer = bytearray()
     async for piece in stream:
         buffer += piece
-        while len(buffer) >= CHUNK_BYTES:
-            yield bytes(buffer[:CHUNK_BYTES])
-            del buffer[:CHUNK_BYTES]
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
     if buffer:
         yield bytes(buffer)
 
 
-async def _chunks(output: Output) -> AsyncIterator[bytes]:
+async def _chunks(output: Output, size: int) -> AsyncIterator[bytes]:
     if isinstance(output.data, bytes):
-        for piece in _slices(output.data):
+        for piece in _slices(output.data, size):
             yield piece
     else:
-        async for piece in _rechunk(output.data):
+        async for piece in _rechunk(output.data, size):
             yield piece
 
 
 async def _output_events(
-    stamp: _Stamper, index: int, output: Output, summary: job_pb.OutputSummary
+    stamp: _Stamper, index: int, output: Output, summary: job_pb.OutputSummary, chunk_bytes: int
 ) -> AsyncIterator[model_pb.TransformResponse]:
     asset = media_pb.Asset(kind=output.kind, mime_type=output.mime_type, metadata=output.metadata)
     if isinstance(output.data, bytes):
@@ -74,7 +74,7 @@ async def _output_events(
     yield stamp(output_header=media_pb.AssetHeader(index=index, asset=asset))
     digest = hashlib.sha256()
     size = 0
-    async for piece in _chunks(output):
+    async for piece in _chunks(output, chunk_bytes):
         digest.update(piece)
         size += len(piece)
         yield stamp(output_chunk=media_pb.AssetChunk(index=index, data=piece))
@@ -83,11 +83,13 @@ async def _output_events(
     summary.sha256 = digest.hexdigest()
 
 
-async def job_events(provider: Provider, job: Job) -> AsyncIterator[model_pb.TransformResponse]:
+async def job_events(
+    provider: Provider, job: Job, chunk_bytes: int = CHUNK_BYTES
+) -> AsyncIterator[model_pb.TransformResponse]:
     """Runs `job` on `provider` and yields its stream: a start, progress, outputs, a completion.
 
     Fractions are kept from going down, outputs are cut into chunks of
-    CHUNK_BYTES and hashed as they pass, and the completion carries usage,
+    `chunk_bytes` and hashed as they pass, and the completion carries usage,
     cost and provenance for every output.
     """
     started = time.monotonic()
@@ -109,7 +111,7 @@ async def job_events(provider: Provider, job: Job) -> AsyncIterator[model_pb.Tra
             yield stamp(progress=message)
         elif isinstance(event, Output):
             summary = job_pb.OutputSummary()
-            async for response in _output_events(stamp, len(summaries), event, summary):
+            async for response in _output_events(stamp, len(summaries), event, summary, chunk_bytes):
                 yield response
             summaries.append(summary)
         elif isinstance(event, Usage):

@@ -134,8 +134,8 @@ async def test_a_flapping_provider_changes_router_state_once_per_window(
                 await service(flapper.address, running=toggles % 2 == 1)
                 toggles += 1
                 await asyncio.sleep(0.5)
+            changes = log.states(flapper.address, started, time.monotonic())
             await service(flapper.address, running=True)
-            changes = log.states(flapper.address, started)
     routable = [state == SERVING for state in changes]
     transitions = sum(
         1 for before, after in zip([True, *routable], routable, strict=False) if before != after

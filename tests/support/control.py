@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from prizm.v1 import provider_service_pb2 as provider_pb
@@ -62,16 +61,14 @@ class ChangeLog:
     async def _follow(self) -> None:
         async with insecure_channel(self.router) as channel:
             stub = router_grpc.RouterServiceStub(channel)
-            call: AsyncIterator[router_pb.WatchProvidersResponse] = stub.WatchProviders(
-                router_pb.WatchProvidersRequest(), wait_for_ready=True
-            )
+            call = stub.WatchProviders(router_pb.WatchProvidersRequest(), wait_for_ready=True)
             async for change in call:
                 self.changes.append((time.monotonic(), change.endpoint.address, change.endpoint.state))
                 self._arrived.set()
 
-    def states(self, address: str, since: float = 0.0) -> list[int]:
-        """The states `address` was reported in after `since`, in order."""
-        return [state for at, where, state in self.changes if where == address and at >= since]
+    def states(self, address: str, since: float = 0.0, until: float = float("inf")) -> list[int]:
+        """The states `address` was reported in between `since` and `until`, in order."""
+        return [state for at, where, state in self.changes if where == address and since <= at < until]
 
     async def wait_for(self, address: str, state: int, since: float, timeout: float) -> float:
         """The time `address` was first reported in `state` after `since`; fails after `timeout`."""

@@ -20,6 +20,7 @@ __all__ = [
     "cpu_seconds",
     "start_provider",
     "start_router",
+    "start_server",
     "synthetic_mesh",
     "write_config",
 ]
@@ -68,7 +69,7 @@ class ServerProcess:
         return "\n".join(self.log)
 
 
-def _start(command: list[str], env: dict[str, str] | None = None) -> ServerProcess:
+def start_server(command: list[str], env: dict[str, str] | None = None) -> ServerProcess:
     """Starts a server and waits for its `listening` line on stdout."""
     process = subprocess.Popen(
         command,
@@ -101,7 +102,7 @@ def _start(command: list[str], env: dict[str, str] | None = None) -> ServerProce
 def start_provider(name: str, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
     """`prizm serve-provider NAME` on a free loopback port."""
     command = [sys.executable, "-m", "prizm_core.cli", "serve-provider", name, "--port", "0", *args]
-    return _start(command, env)
+    return start_server(command, env)
 
 
 def start_router(config: Path | None = None, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
@@ -109,7 +110,7 @@ def start_router(config: Path | None = None, *args: str, env: dict[str, str] | N
     command = [sys.executable, "-m", "prizm_core.cli", "router", "--listen", "127.0.0.1:0", *args]
     if config is not None:
         command += ["--config", str(config)]
-    return _start(command, env)
+    return start_server(command, env)
 
 
 def write_config(path: Path, providers: list[str], **settings: object) -> Path:

@@ -187,17 +187,18 @@ def test_a_second_fall_within_the_window_holds_the_endpoint_out() -> None:
     assert signals.verdict() == Verdict(SERVING, "")
 
 
-def test_the_hold_restarts_when_the_endpoint_falls_again_during_it() -> None:
+def test_a_fall_during_the_hold_restarts_it_and_doubles_it() -> None:
     signals, clock = _serving()
     _at(clock, signals, 1.0, NOT_SERVING)
     _at(clock, signals, 2.0, SERVING)
     _at(clock, signals, 3.0, NOT_SERVING)
     assert _at(clock, signals, 4.0, SERVING).state == EJECTED
+    # Still flapping while held out: that fall counts too, so the hold doubles.
     assert _at(clock, signals, 5.0, NOT_SERVING) == Verdict(NOT_SERVING, "")
-    assert _at(clock, signals, 5.5, SERVING) == Verdict(EJECTED, "flapping; held out 2.0 s more")
-    clock.now = 7.4  # 3.4 s after the first recovery, but only 1.9 s healthy
+    assert _at(clock, signals, 5.5, SERVING) == Verdict(EJECTED, "flapping; held out 4.0 s more")
+    clock.now = 9.4  # only 3.9 s healthy
     assert signals.verdict().state == EJECTED
-    clock.now = 7.5
+    clock.now = 9.5
     assert signals.verdict().state == SERVING
 
 

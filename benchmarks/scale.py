@@ -1,0 +1,85 @@
+"""Scale: latency with 1 to 64 providers; the router's cost per call and per stream up to 1,000 streams."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load import Target, transform_request
+from benchmarks.processes import cpu_seconds, rss_kib, start_provider, start_router, write_config
+from benchmarks.stats import summary
+from tests.support.mesh import wait_routable
+
+__all__ = ["open_streams", "provider_count"]
+
+
+async def provider_count(workdir: Path, counts: list[int], rounds: int, calls: int) -> dict[str, Any]:
+    """Transform p50 (ms) through a router that knows N providers, each N in turn, `rounds` times."""
+    providers = [start_provider("synthetic") for _ in range(max(counts))]
+    samples: dict[int, list[float]] = {n: [] for n in counts}
+    request = transform_request(events=10, output_bytes=1024)
+    try:
+        for round_index in range(rounds):
+            order = counts if round_index % 2 == 0 else list(reversed(counts))
+            for n in order:
+                config = write_config(workdir / f"scale-{n}.yaml", [p.address for p in providers[:n]])
+                router = start_router(config)
+                try:
+                    await wait_routable(router.address, n, timeout=120)
+                    await asyncio.sleep(1.0)  # let the health checks settle into their rhythm
+                    target = await Target("router", router.address).open()
+                    for _ in range(50):
+                        await target.stream(request)
+                    samples[n] += [(await target.stream(request))[0] * 1000 for _ in range(calls)]
+                    await target.close()
+                finally:
+                    router.stop()
+    finally:
+        for provider in providers:
+            provider.stop()
+    result: dict[str, Any] = {str(n): summary(values) for n, values in samples.items()}
+    base = result[str(counts[0])]["p50"]
+    result["ratio_p50_to_1"] = {str(n): result[str(n)]["p50"] / base for n in counts}
+    return result
+
+
+async def open_streams(workdir: Path, counts: list[int], seconds: float) -> dict[str, Any]:
+    """For N open streams: router memory per stream (KiB) and router CPU per call (ms)."""
+    provider = start_provider("synthetic")
+    config = write_config(
+        workdir / "streams.yaml", [provider.address], max_jobs=100_000, max_jobs_per_caller=100_000
+    )
+    router = start_router(config)
+    result: dict[str, Any] = {}
+    try:
+        await wait_routable(router.address, 1)
+        target = await Target("router", router.address, connections=4).open()
+        long_job = transform_request(events=600, output_bytes=16, interval_ms=1000)
+        short_job = transform_request(events=2, output_bytes=16, interval_ms=500)
+        for n in counts:
+            await asyncio.sleep(1.0)
+            before = rss_kib(router.pid)
+            flags = [asyncio.Event() for _ in range(n)]
+            holders = [asyncio.create_task(target.stream(long_job, i, first=flags[i])) for i in range(n)]
+            await asyncio.wait_for(asyncio.gather(*(f.wait() for f in flags)), 120)
+            await asyncio.sleep(0.5)
+            per_stream_kib = (rss_kib(router.pid) - before) / n
+            for holder in holders:
+                holder.cancel()
+            await asyncio.gather(*holders, return_exceptions=True)
+            await asyncio.sleep(1.0)
+
+            cpu_before = cpu_seconds(router.pid)
+            done = await target.drive(short_job, n, seconds)
+            cpu = cpu_seconds(router.pid) - cpu_before
+            result[str(n)] = {
+                "memory_per_stream_kib": round(per_stream_kib, 1),
+                "calls": done,
+                "cpu_per_call_ms": round(cpu / done * 1000, 3) if done else float("nan"),
+            }
+        await target.close()
+    finally:
+        router.stop()
+        provider.stop()
+    return result
