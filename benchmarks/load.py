@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import grpc
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.assets import text_asset
 from prizm_core.channels import channel_options
@@ -16,17 +17,27 @@ from prizm_core.options import options_struct
 
 __all__ = ["Target", "estimate_request", "transform_request"]
 
-_TRANSFORM = "/prizm.v1.ModelService/Transform"
+TRANSFORM = "/prizm.v1.ModelService/Transform"
+ROUTED_TRANSFORM = "/prizm.v1.RouterService/Transform"
 _ESTIMATE = "/prizm.v1.ModelService/EstimateCost"
 
 
-def transform_request(events: int, output_bytes: int, interval_ms: float = 0.0) -> bytes:
-    """A synthetic Transform: `events` progress events, then `output_bytes` of output."""
+def transform_request(events: int, output_bytes: int, interval_ms: float = 0.0, provider: str = "") -> bytes:
+    """A synthetic Transform: `events` progress events, then `output_bytes` of output.
+
+    With `provider`, a `RouterService.Transform` request naming that provider.
+    """
     options = options_struct({"events": events, "output_bytes": output_bytes, "interval_ms": interval_ms})
-    request = model_pb.TransformRequest(
-        capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset("benchmark ")], options=options
-    )
-    return request.SerializeToString()
+    capability, inputs = media_pb.CAPABILITY_TEXT_TO_TEXT, [text_asset("benchmark ")]
+    if provider:
+        routing = router_pb.RoutingHints(provider=provider)
+        routed = router_pb.RouterServiceTransformRequest(
+            capability=capability, inputs=inputs, options=options, routing=routing
+        )
+        return routed.SerializeToString()
+    return model_pb.TransformRequest(
+        capability=capability, inputs=inputs, options=options
+    ).SerializeToString()
 
 
 def estimate_request() -> bytes:
@@ -44,6 +55,7 @@ class Target:
     name: str
     address: str
     connections: int = 1
+    transform: str = TRANSFORM
     _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     async def open(self) -> Target:
@@ -97,7 +109,9 @@ class Target:
 
         `first`, if given, is set when the first event arrives.
         """
-        call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = self.channel(index).unary_stream(_TRANSFORM)
+        call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = self.channel(index).unary_stream(
+            self.transform
+        )
         received = 0
         started = time.perf_counter()
         async for message in call(request, timeout=600):

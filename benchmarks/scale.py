@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.load import Target, transform_request
+from benchmarks.load import ROUTED_TRANSFORM, Target, transform_request
 from benchmarks.processes import cpu_seconds, rss_kib, start_provider, start_router, write_config
 from benchmarks.stats import summary
 from tests.support.mesh import wait_routable
@@ -15,10 +16,16 @@ __all__ = ["open_streams", "provider_count"]
 
 
 async def provider_count(workdir: Path, counts: list[int], rounds: int, calls: int) -> dict[str, Any]:
-    """Transform p50 (ms) through a router that knows N providers, each N in turn, `rounds` times."""
-    providers = [start_provider("synthetic") for _ in range(max(counts))]
+    """Transform p50 (ms) through a router that knows N providers, each N in turn, `rounds` times.
+
+    Every job names the same provider, so what changes is only what the router
+    has to know, watch and choose from (not which process does the work).
+    """
+    providers = [
+        start_provider("synthetic", env={"PRIZM_SYNTHETIC_ID": f"synthetic-{i}"}) for i in range(max(counts))
+    ]
     samples: dict[int, list[float]] = {n: [] for n in counts}
-    request = transform_request(events=10, output_bytes=1024)
+    request = transform_request(events=10, output_bytes=1024, provider="synthetic-0")
     try:
         for round_index in range(rounds):
             order = counts if round_index % 2 == 0 else list(reversed(counts))
@@ -28,7 +35,7 @@ async def provider_count(workdir: Path, counts: list[int], rounds: int, calls: i
                 try:
                     await wait_routable(router.address, n, timeout=120)
                     await asyncio.sleep(1.0)  # let the health checks settle into their rhythm
-                    target = await Target("router", router.address).open()
+                    target = await Target("router", router.address, transform=ROUTED_TRANSFORM).open()
                     for _ in range(50):
                         await target.stream(request)
                     samples[n] += [(await target.stream(request))[0] * 1000 for _ in range(calls)]
@@ -70,9 +77,13 @@ async def open_streams(workdir: Path, counts: list[int], seconds: float) -> dict
             await asyncio.gather(*holders, return_exceptions=True)
             await asyncio.sleep(1.0)
 
-            cpu_before = cpu_seconds(router.pid)
+            # The router's own background work (health checks) is measured idle and taken off.
+            idle_before, idle_started = cpu_seconds(router.pid), time.perf_counter()
+            await asyncio.sleep(1.0)
+            idle_rate = (cpu_seconds(router.pid) - idle_before) / (time.perf_counter() - idle_started)
+            cpu_before, started = cpu_seconds(router.pid), time.perf_counter()
             done = await target.drive(short_job, n, seconds)
-            cpu = cpu_seconds(router.pid) - cpu_before
+            cpu = cpu_seconds(router.pid) - cpu_before - idle_rate * (time.perf_counter() - started)
             result[str(n)] = {
                 "memory_per_stream_kib": round(per_stream_kib, 1),
                 "calls": done,
