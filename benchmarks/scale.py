@@ -51,6 +51,16 @@ async def provider_count(workdir: Path, counts: list[int], rounds: int, calls: i
     return result
 
 
+async def _all_open(flags: list[asyncio.Event], holders: list[asyncio.Task[Any]], n: int) -> None:
+    """Waits until every stream has had its first event; fails at once if one of them fails."""
+    opened: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(f.wait() for f in flags)))
+    await asyncio.wait([opened, *holders], timeout=120, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [h.exception() for h in holders if h.done() and not h.cancelled() and h.exception()]
+    if failed or not opened.done():
+        opened.cancel()
+        raise RuntimeError(f"of {n} streams, {len(failed)} failed (first: {failed[:1]}) or never opened")
+
+
 async def open_streams(workdir: Path, counts: list[int], seconds: float) -> dict[str, Any]:
     """For N open streams: router memory per stream (KiB) and router CPU per call (ms)."""
     provider = start_provider("synthetic")
@@ -69,7 +79,7 @@ async def open_streams(workdir: Path, counts: list[int], seconds: float) -> dict
             before = rss_kib(router.pid)
             flags = [asyncio.Event() for _ in range(n)]
             holders = [asyncio.create_task(target.stream(long_job, i, first=flags[i])) for i in range(n)]
-            await asyncio.wait_for(asyncio.gather(*(f.wait() for f in flags)), 120)
+            await _all_open(flags, holders, n)
             await asyncio.sleep(0.5)
             per_stream_kib = (rss_kib(router.pid) - before) / n
             for holder in holders:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 PROVIDER_SERVICE = provider_pb.DESCRIPTOR.services_by_name["ProviderService"]
 MODEL_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"]
 _PARENT_POLL_S = 0.5
+# A router multiplexes all its callers' jobs for a provider, its health Watch and checks onto one
+# connection: a provider accepts more streams per connection than a router does from a caller.
+PROVIDER_MAX_STREAMS = 4096
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,11 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     args = parser.parse_args(list(argv))
     return ProviderSettings(
         serve=ServeSettings(
-            host=args.host, port=args.port, reflection=not args.no_reflection, grace_s=args.grace
+            host=args.host,
+            port=args.port,
+            reflection=not args.no_reflection,
+            grace_s=args.grace,
+            max_concurrent_streams=PROVIDER_MAX_STREAMS,
         ),
         parent_pid=args.parent_pid,
         log_level=args.log_level,
