@@ -4,7 +4,7 @@ BIN := .venv/bin
 PY_STAMP := .venv/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup run test lint typecheck protos gen gen-check pytest reliability clean
+.PHONY: setup run test lint typecheck protos gen gen-check pytest reliability bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -45,6 +45,11 @@ reliability: $(PY_STAMP)
 	rm -f out/reliability.json
 	$(BIN)/pytest -m faults -q
 	$(BIN)/python scripts/reliability_table.py
+
+bench: $(PY_STAMP)
+	scripts/bootstrap.sh nginx
+	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf .venv node_modules out .mypy_cache .ruff_cache .pytest_cache

@@ -73,7 +73,7 @@ async def open_streams(workdir: Path, counts: list[int], seconds: float) -> dict
         await wait_routable(router.address, 1)
         target = await Target("router", router.address, connections=4).open()
         long_job = transform_request(events=600, output_bytes=16, interval_ms=1000)
-        short_job = transform_request(events=2, output_bytes=16, interval_ms=500)
+        short_job = transform_request(events=2, output_bytes=16)
         for n in counts:
             await asyncio.sleep(1.0)
             before = rss_kib(router.pid)

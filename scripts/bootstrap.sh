@@ -2,6 +2,7 @@
 # Installs what `make run` and `make test` need on a bare machine:
 #   python  - Python >= 3.11 with venv (apt when root), then .venv with Prizm and its dev tools
 #   node    - npm (apt when root), then buf from package-lock.json
+#   nginx   - Debian's nginx, the native-proxy baseline of `make bench`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +37,14 @@ setup_node() {
   node_modules/.bin/buf --version >/dev/null
 }
 
+setup_nginx() {
+  command -v nginx >/dev/null || apt_install nginx
+}
+
 case "${1:-all}" in
   python) setup_python ;;
   node) setup_node ;;
+  nginx) setup_nginx ;;
   all) setup_python; setup_node ;;
-  *) echo "usage: $0 [python|node|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [python|node|nginx|all]" >&2; exit 2 ;;
 esac

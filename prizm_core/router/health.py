@@ -1,14 +1,18 @@
-"""Health of every endpoint: one `Watch` stream (push) and a light active `Check` (pull) each.
+"""Health of every endpoint: one `Watch` stream (push) and a light active check (pull) each.
 
 The Watch stream sees a crash or a NOT_SERVING in milliseconds; the active
 check sees what Watch cannot: a hung process or a blocked event loop, whose
-connection still answers HTTP/2 pings.
+connection still answers HTTP/2 pings. A Prizm provider repeats its status on
+the Watch stream at the check interval when asked (a heartbeat); for such an
+endpoint the check is the heartbeat's freshness, with no RPC at all. Any other
+server gets a `Check` call with a short deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -16,6 +20,7 @@ from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
+from prizm_core.health import HEARTBEAT_HEADER
 from prizm_core.router.registry import Catalog, Endpoint, ModelEntry, Registry
 
 __all__ = ["HealthMonitor", "fetch_catalog"]
@@ -90,13 +95,20 @@ class HealthMonitor:
     async def _watch_once(self, endpoint: Endpoint) -> bool:
         """Follows one Watch stream; returns True if the stream delivered at least one status."""
         delivered = False
+        endpoint.heartbeats = False  # this stream's server may not heartbeat; it shows by repeating
+        heartbeat = ((HEARTBEAT_HEADER, str(round(self.settings.check_interval_s * 1000))),)
         # wait_for_ready: after a restart the stream starts as soon as the channel reconnects.
-        call = endpoint.watch_health(
-            health_pb2.HealthCheckRequest(service=HEALTH_SERVICE), wait_for_ready=True
-        )
+        request = health_pb2.HealthCheckRequest(service=HEALTH_SERVICE)
+        call = endpoint.watch_health(request, wait_for_ready=True, metadata=heartbeat)
+        previous = None
         try:
             async for response in call:
                 delivered = True
+                endpoint.last_heard = time.monotonic()
+                if response.status == previous:
+                    endpoint.heartbeats = True
+                    continue
+                previous = response.status
                 if response.status == _SERVING:
                     await self._serving(endpoint)
                 else:
@@ -135,6 +147,11 @@ class HealthMonitor:
             return exc.code() == grpc.StatusCode.UNIMPLEMENTED
         return bool(answer.status == _SERVING)
 
+    def _heard_lately(self, endpoint: Endpoint) -> bool:
+        """Whether a heartbeat came within an interval plus a check's timeout (two missed beats fail)."""
+        limit = self.settings.check_interval_s + self.settings.check_timeout_s
+        return time.monotonic() - endpoint.last_heard <= limit
+
     async def _check(self, endpoint: Endpoint) -> None:
         """Checks a serving endpoint every interval, and at once again after a miss (so a hung one is
         out within two timeouts); also re-judges it, so holds and ejections expire."""
@@ -143,7 +160,7 @@ class HealthMonitor:
             await asyncio.sleep(self.settings.check_interval_s if ok else _RECHECK_S)
             ok = True
             if endpoint.signals.reported == router_pb.ENDPOINT_STATE_SERVING:
-                ok = await self._check_once(endpoint)
+                ok = self._heard_lately(endpoint) if endpoint.heartbeats else await self._check_once(endpoint)
                 if not ok:
                     log.debug("endpoint %s failed a health check", endpoint.address)
                 endpoint.signals.check(ok)

@@ -83,6 +83,9 @@ class Endpoint:
     catalog: Catalog | None = None
     in_flight: int = 0
     last_failure: float = float("-inf")
+    # When the health Watch stream last spoke, and whether its server repeats itself (heartbeats).
+    last_heard: float = 0.0
+    heartbeats: bool = False
     signals: EndpointSignals = field(default_factory=lambda: EndpointSignals(HealthSettings()))
     channel: grpc.aio.Channel = field(init=False)
 

@@ -124,3 +124,24 @@ async def test_a_watch_of_a_never_serving_server_ends_on_shutdown(server: GrpcSe
     await server.health.shutdown()
     assert await _read(call) is grpc.aio.EOF
     assert await call.code() == grpc.StatusCode.OK
+
+
+async def test_a_watcher_asking_for_heartbeats_gets_the_status_repeated(
+    server: GrpcServer, health: Any
+) -> None:
+    await server.set_serving(True)
+    request = health_pb2.HealthCheckRequest(service="x.Service")
+    call = health.Watch(request, metadata=(("prizm-heartbeat-ms", "100"),))
+    started = asyncio.get_running_loop().time()
+    statuses = [(await _read(call)).status for _ in range(4)]
+    took = asyncio.get_running_loop().time() - started
+    call.cancel()
+    assert statuses == [SERVING] * 4
+    assert 0.25 <= took < 1.0, "three repeats, 100 ms apart"
+    # A watcher that does not ask gets nothing while nothing changes.
+    quiet = health.Watch(request)
+    assert (await _read(quiet)).status == SERVING
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await quiet.read()
+    quiet.cancel()

@@ -1,0 +1,46 @@
+"""The benchmark harness works: a quick run measures every scenario and the report renders it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.report import render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_quick_benchmark_run_measures_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--no-nginx", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    request = results["request"]
+    assert set(request["unary_ms"]) >= {"direct", "router", "ratio_p50", "added_p50"}
+    assert request["unary_ms"]["added_p50"]["router"] > 0, "the router adds a hop"
+    assert 0 < request["streams_per_s_32"]["ratio_p50"]["router"] < 2
+    assert request["large_output_gbps"]["router"]["p50"] > 0
+    assert results["detection"]["killed"]["p50"] < 50
+    assert set(results["providers"]["ratio_p50_to_1"]) == {"1", "2"}
+    assert all(v["calls"] > 0 for v in results["streams"].values())
+    assert set(results["levers"]) == {
+        "relay_parsing",
+        "event_loop",
+        "chunk_size",
+        "router_workers",
+        "channel_reuse",
+    }
+    results["request"]["unary_ms"]["nginx"] = results["request"]["unary_ms"][
+        "router"
+    ]  # render needs no nginx
+    text = render(results)
+    assert "Where each goal stands" in text and "| EstimateCost p50 (ms)" in text
