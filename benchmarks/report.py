@@ -104,7 +104,7 @@ def _scale(results: dict[str, Any]) -> list[str]:
     providers = results.get("providers")
     if providers:
         rows += ["| providers known | Transform p50 (ms) | ratio to 1 |", "|---|---|---|"]
-        for n, ratio in providers["ratio_p50_to_1"].items():
+        for n, ratio in sorted(providers["ratio_p50_to_1"].items(), key=lambda item: int(item[0])):
             rows.append(f"| {n} | {providers[n]['p50']:.2f} | {ratio:.3f} |")
         rows.append("")
     streams = results.get("streams")
@@ -135,7 +135,7 @@ def _levers(results: dict[str, Any]) -> list[str]:
     }
     chunks = " · ".join(
         f"{kib} KiB: {v['router']['p50']:.3f} GB/s ({v['ratio_p50']['router']:.2f}x)"
-        for kib, v in levers["chunk_size"].items()
+        for kib, v in sorted(levers["chunk_size"].items(), key=lambda item: int(item[0]))
     )
     connections = levers["router_workers"]["connections"]
     return [
@@ -143,7 +143,7 @@ def _levers(results: dict[str, Any]) -> list[str]:
         "|---|---|---|",
         "| relay events as bytes, not parsed and re-serialized (bare forwarder) | Transform added p50 "
         f"+{added['bytes']:.2f} vs +{added['parsed']:.2f} ms; "
-        f"{gbps['bytes']:.3f} vs {gbps['parsed']:.3f} GB/s | yes |",
+        f"{gbps['bytes']:.3f} vs {gbps['parsed']:.3f} GB/s | yes (see below) |",
         f"| uvloop instead of asyncio's loop (router) | Transform p50 {latency['uvloop']:.2f} vs "
         f"{latency['asyncio']:.2f} ms; {rate['uvloop']:.0f} vs {rate['asyncio']:.0f} streams/s | yes |",
         f"| reuse channels and stubs | EstimateCost p50 {reuse['reused_ms']['p50']:.3f} ms vs "
