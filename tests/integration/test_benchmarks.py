@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.report import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(600)
 def test_a_quick_benchmark_run_measures_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
@@ -39,8 +42,5 @@ def test_a_quick_benchmark_run_measures_every_scenario(tmp_path: Path) -> None:
         "router_workers",
         "channel_reuse",
     }
-    results["request"]["unary_ms"]["nginx"] = results["request"]["unary_ms"][
-        "router"
-    ]  # render needs no nginx
     text = render(results)
     assert "Where each goal stands" in text and "| EstimateCost p50 (ms)" in text
