@@ -11,7 +11,20 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm_core.channels import INLINE_LIMIT_BYTES
 from prizm_core.errors import invalid_argument
 
-__all__ = ["extension_for", "file_asset", "kind_of_mime", "text_asset"]
+__all__ = [
+    "ASSET_SOURCE_HEADER",
+    "ASSET_URI_SCHEME",
+    "describe_file",
+    "extension_for",
+    "file_asset",
+    "kind_of_mime",
+    "text_asset",
+]
+
+# URIs of assets uploaded to a router (AssetService), and the call metadata that tells a provider
+# which router to download them from.
+ASSET_URI_SCHEME = "prizm-asset://"
+ASSET_SOURCE_HEADER = "prizm-asset-source"
 
 TEXT_MIME = "text/plain; charset=utf-8"
 _KIND_BY_MIME_TOP = {
@@ -49,35 +62,34 @@ def text_asset(text: str) -> media_pb.Asset:
     )
 
 
-def file_asset(path: Path, mime_type: str = "") -> media_pb.Asset:
-    """An asset holding a file's bytes, its MIME type guessed from the name unless given.
+def describe_file(path: Path, mime_type: str = "") -> media_pb.Asset:
+    """A file's asset description (kind, MIME type from the name unless given, size), no content.
 
     Raises:
-        PrizmError: INVALID_ARGUMENT when the type is unknown or the file is over the inline limit.
+        PrizmError: INVALID_ARGUMENT when the media type cannot be told.
     """
     mime = mime_type or _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or ""
     kind = kind_of_mime(mime)
     if kind == media_pb.MEDIA_KIND_UNSPECIFIED:
         raise invalid_argument([("input", f"cannot tell the media type of {path.name}; name its type")])
-    size = path.stat().st_size
-    if size > INLINE_LIMIT_BYTES:
-        raise invalid_argument(
-            [
-                (
-                    "input",
-                    f"{path.name} is {size} bytes; inline inputs are limited to {INLINE_LIMIT_BYTES}",
-                )
-            ],
-            reason="INPUT_TOO_LARGE",
+    return media_pb.Asset(kind=kind, mime_type=mime, size_bytes=path.stat().st_size)
+
+
+def file_asset(path: Path, mime_type: str = "") -> media_pb.Asset:
+    """An asset holding a file's bytes inline (up to the inline limit; larger files are uploaded).
+
+    Raises:
+        PrizmError: INVALID_ARGUMENT when the type is unknown or the file is over the inline limit.
+    """
+    asset = describe_file(path, mime_type)
+    if asset.size_bytes > INLINE_LIMIT_BYTES:
+        problem = (
+            f"{path.name} is {asset.size_bytes} bytes; inline inputs are limited to {INLINE_LIMIT_BYTES}"
         )
-    data = path.read_bytes()
-    return media_pb.Asset(
-        kind=kind,
-        mime_type=mime,
-        data=data,
-        size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+        raise invalid_argument([("input", problem)], reason="INPUT_TOO_LARGE")
+    asset.data = path.read_bytes()
+    asset.sha256 = hashlib.sha256(asset.data).hexdigest()
+    return asset
 
 
 def extension_for(mime_type: str) -> str:

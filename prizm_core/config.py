@@ -118,6 +118,10 @@ class RouterConfig:
     max_jobs_per_caller: int = 100
     forward_metadata: tuple[str, ...] = ()
     health: HealthSettings = field(default_factory=HealthSettings)
+    advertise: str = ""
+    asset_dir: Path | None = None
+    asset_ttl_s: float = 3600.0
+    asset_max_bytes: int = 10 * 1024**3
 
 
 def _int(value: object, where: str, minimum: int = 0) -> int:
@@ -213,6 +217,10 @@ _TOP_LEVEL = {
     "max_jobs_per_caller",
     "forward_metadata",
     "health",
+    "advertise",
+    "asset_dir",
+    "asset_ttl_s",
+    "asset_max_bytes",
 }
 
 
@@ -246,7 +254,19 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         ),
         forward_metadata=tuple(forward),
         health=_health(data.get("health") or {}, f"{source}: health"),
+        advertise=_advertise(data.get("advertise", ""), source),
+        asset_dir=Path(str(data["asset_dir"])) if data.get("asset_dir") else None,
+        asset_ttl_s=_number(data.get("asset_ttl_s", RouterConfig.asset_ttl_s), f"{source}: asset_ttl_s", 1.0),
+        asset_max_bytes=_int(
+            data.get("asset_max_bytes", RouterConfig.asset_max_bytes), f"{source}: asset_max_bytes", 1
+        ),
     )
+
+
+def _advertise(value: object, source: str) -> str:
+    if value:
+        parse_address(str(value))
+    return str(value or "")
 
 
 def default_config_path() -> Path:

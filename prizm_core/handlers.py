@@ -94,8 +94,14 @@ def _method_handler(
     response_cls = message_factory.GetMessageClass(method.output_type)
     serializer = None if raw_response else response_cls.SerializeToString
     behavior = getattr(impl, method.name)
+    if method.client_streaming and method.server_streaming:
+        raise ValueError(f"bidirectional methods are not supported: {method.full_name}")
     if method.client_streaming:
-        raise ValueError(f"client-streaming methods are not supported: {method.full_name}")
+        return grpc.stream_unary_rpc_method_handler(
+            _guard_unary(method.full_name, behavior),
+            request_deserializer=request_cls.FromString,
+            response_serializer=serializer,
+        )
     if method.server_streaming:
         return grpc.unary_stream_rpc_method_handler(
             _guard_stream(method.full_name, behavior),

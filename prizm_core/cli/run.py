@@ -21,7 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from prizm_core.assets import extension_for, file_asset, text_asset
+from prizm_core.assets import extension_for, text_asset
 from prizm_core.capabilities import capability_by_name
 from prizm_core.client import FileSink, JobResult, MemorySink, OutputSink, PrizmClient
 from prizm_core.config import ConfigError, parse_policy
@@ -31,8 +31,9 @@ from prizm_core.options import parse_option
 __all__ = ["add_run_command"]
 
 
-def _input(capability: str, value: str) -> media_pb.Asset:
-    """Text capabilities take the text itself (`@file` reads a file, `-` stdin); others a file path."""
+def _input(capability: str, value: str) -> media_pb.Asset | Path:
+    """Text capabilities take the text itself (`@file` reads a file, `-` stdin); others a file path
+    (sent inline when small, uploaded when large)."""
     info = capability_by_name(capability)
     if info.input_kind == media_pb.MEDIA_KIND_TEXT:
         if value == "-":
@@ -40,7 +41,10 @@ def _input(capability: str, value: str) -> media_pb.Asset:
         if value.startswith("@"):
             return text_asset(Path(value[1:]).read_text(encoding="utf-8"))
         return text_asset(value)
-    return file_asset(Path(value))
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {value}")
+    return path
 
 
 def _sink(output: Path | None, job_prefix: str, text_output: bool) -> OutputSink:

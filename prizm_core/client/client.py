@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -11,14 +12,16 @@ from types import TracebackType
 from typing import Self
 
 import grpc
+from prizm.v1 import asset_service_pb2 as asset_pb
+from prizm.v1 import asset_service_pb2_grpc as asset_grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 from prizm.v1 import router_service_pb2_grpc as router_grpc
 
-from prizm_core.assets import file_asset, text_asset
+from prizm_core.assets import describe_file, file_asset, text_asset
 from prizm_core.capabilities import capability_by_name, capability_info
-from prizm_core.channels import insecure_channel
+from prizm_core.channels import CHUNK_BYTES, INLINE_LIMIT_BYTES, insecure_channel
 from prizm_core.client.results import JobResult, MemorySink, OutputSink, ResultBuilder
 from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue, options_struct
@@ -47,12 +50,10 @@ def _capability(value: CapabilityLike) -> media_pb.Capability.ValueType:
         ) from None
 
 
-def _inputs(capability: media_pb.Capability.ValueType, inputs: Inputs) -> list[media_pb.Asset]:
+def _inputs(capability: media_pb.Capability.ValueType, inputs: Inputs) -> list[media_pb.Asset | Path]:
     """Assets from what the caller gave: text for text capabilities, a path, bytes or assets."""
-    if isinstance(inputs, media_pb.Asset):
+    if isinstance(inputs, media_pb.Asset | Path):
         return [inputs]
-    if isinstance(inputs, Path):
-        return [file_asset(inputs)]
     if isinstance(inputs, str | bytes):
         if capability_info(capability).input_kind != media_pb.MEDIA_KIND_TEXT:
             raise PrizmError(
@@ -83,6 +84,7 @@ class PrizmClient:
         self._metadata = (("prizm-caller", caller),) if caller else ()
         self._channel = insecure_channel(self.address)
         self._stub = router_grpc.RouterServiceStub(self._channel)
+        self._assets = asset_grpc.AssetServiceStub(self._channel)
 
     async def __aenter__(self) -> Self:
         return self
@@ -124,6 +126,40 @@ class PrizmClient:
             raise PrizmError.from_rpc_error(exc) from None
         return list(response.models)
 
+    async def upload(self, path: Path, mime_type: str = "", timeout: float | None = None) -> media_pb.Asset:
+        """Uploads a file to the router as it is read, and returns an input that refers to it.
+
+        Any size works, with flat memory; the router keeps the asset for its lease (an hour by
+        default) from its last use.
+        """
+        header = describe_file(path, mime_type)
+        digest = hashlib.sha256()
+
+        async def parts() -> AsyncIterator[asset_pb.UploadAssetRequest]:
+            yield asset_pb.UploadAssetRequest(header=header)
+            stream = await asyncio.to_thread(path.open, "rb")
+            try:
+                while chunk := await asyncio.to_thread(stream.read, CHUNK_BYTES):
+                    digest.update(chunk)
+                    yield asset_pb.UploadAssetRequest(chunk=chunk)
+            finally:
+                await asyncio.to_thread(stream.close)
+
+        try:
+            response = await self._assets.UploadAsset(parts(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        if response.asset.sha256 != digest.hexdigest():
+            raise PrizmError(grpc.StatusCode.DATA_LOSS, "ASSET_CORRUPTED", f"{path.name} arrived damaged")
+        return response.asset
+
+    async def asset(self, path: Path, mime_type: str = "") -> media_pb.Asset:
+        """An input for a file: its bytes inline when small, an upload when over the inline limit."""
+        size = (await asyncio.to_thread(path.stat)).st_size
+        if size > INLINE_LIMIT_BYTES:
+            return await self.upload(path, mime_type)
+        return await asyncio.to_thread(file_asset, path, mime_type)
+
     async def wait_for_capability(self, capability: CapabilityLike, timeout: float) -> None:
         """Waits until the router is up and a provider serves `capability`.
 
@@ -163,10 +199,14 @@ class PrizmClient:
         Breaking out of the loop (or cancelling the task) cancels the job on the provider.
         """
         value = _capability(capability)
+        assets = [
+            item if isinstance(item, media_pb.Asset) else await self.asset(item)
+            for item in _inputs(value, inputs)
+        ]
         request = router_pb.RouterServiceTransformRequest(
             capability=value,
             model=model,
-            inputs=_inputs(value, inputs),
+            inputs=assets,
             options=options_struct(options),
             job_id=job_id,
             routing=routing,

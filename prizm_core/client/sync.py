@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client.client import CapabilityLike, EventCallback, Inputs, PrizmClient
@@ -43,6 +45,10 @@ class SyncPrizmClient:
         """Closes the channel and the loop."""
         self._loop.run_until_complete(self._client.close())
         self._loop.close()
+
+    def upload(self, path: Path, mime_type: str = "") -> media_pb.Asset:
+        """See PrizmClient.upload."""
+        return self._loop.run_until_complete(self._client.upload(path, mime_type))
 
     def list_providers(self) -> list[router_pb.ProviderEndpoint]:
         """See PrizmClient.list_providers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prizm.v1 import asset_service_pb2 as asset_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm.v1 import router_service_pb2 as router_pb
@@ -12,6 +13,8 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core.config import RouterConfig, parse_address
 from prizm_core.handlers import add_service
 from prizm_core.router.admission import Admission
+from prizm_core.router.asset_servicer import AssetServicer
+from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router, RouterSettings
 from prizm_core.router.dns import DnsDiscovery
 from prizm_core.router.leases import Leases
@@ -26,23 +29,25 @@ log = logging.getLogger(__name__)
 ROUTER_SERVICE = router_pb.DESCRIPTOR.services_by_name["RouterService"]
 MODEL_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"]
 PROVIDER_SERVICE = provider_pb.DESCRIPTOR.services_by_name["ProviderService"]
+ASSET_SERVICE = asset_pb.DESCRIPTOR.services_by_name["AssetService"]
 # Caller metadata relayed to providers (W3C trace context, request ids); config adds more.
 DEFAULT_FORWARDED_METADATA = frozenset({"traceparent", "tracestate", "x-request-id"})
 
 
-def _server(config: RouterConfig, router: Router, leases: Leases) -> GrpcServer:
+def _server(config: RouterConfig, router: Router, leases: Leases, assets: AssetStore) -> GrpcServer:
     host, port = parse_address(config.listen)
     settings = ServeSettings(host=host, port=port, reflection=config.reflection, grace_s=config.grace_s)
-    services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE)
+    services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE, ASSET_SERVICE)
     server = GrpcServer(settings, [service.full_name for service in services])
     admission = Admission(max_jobs=config.max_jobs, max_jobs_per_caller=config.max_jobs_per_caller)
     forwarded = DEFAULT_FORWARDED_METADATA | frozenset(config.forward_metadata)
-    dispatcher = Dispatcher(router, admission, forwarded)
+    dispatcher = Dispatcher(router, admission, forwarded, assets)
     add_service(
         server.server, ROUTER_SERVICE, RouterServicer(dispatcher, leases), raw_responses={"Transform"}
     )
     add_service(server.server, MODEL_SERVICE, MeshModelServicer(dispatcher), raw_responses={"Transform"})
     add_service(server.server, PROVIDER_SERVICE, MeshProviderServicer(router))
+    add_service(server.server, ASSET_SERVICE, AssetServicer(assets))
     return server
 
 
@@ -57,7 +62,8 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
         )
     )
     leases = Leases(router.remove_endpoint, default_s=config.lease_s)
-    server = _server(config, router, leases)
+    assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes)
+    server = _server(config, router, leases, assets)
 
     def on_listening(sidecar: Sidecar, previous: str) -> None:
         if previous and previous != sidecar.address:
@@ -66,6 +72,7 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
 
     sidecars = SidecarManager(on_listening, config.grace_s)
     address = await server.start()
+    router.asset_source = config.advertise or address
     for provider in config.providers:
         router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
     discovery = [asyncio.create_task(DnsDiscovery(router, target).run()) for target in config.dns]
@@ -84,3 +91,4 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
         await sidecars.stop()
         await leases.close()
         await router.close()
+        await assets.close()

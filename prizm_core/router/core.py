@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
+from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
+from prizm_core.assets import ASSET_SOURCE_HEADER
 from prizm_core.config import HealthSettings
 from prizm_core.errors import PrizmError
 from prizm_core.router.budget import RetryBudget
@@ -58,6 +61,14 @@ class Router:
         self.registry = Registry(settings.health)
         self.health = HealthMonitor(self.registry)
         self.budget = RetryBudget()
+        # This router's address as providers should dial it to download uploaded inputs.
+        self.asset_source = ""
+
+    def call_metadata(self, inputs: Iterable[media_pb.Asset]) -> tuple[tuple[str, str], ...]:
+        """Metadata a provider call needs: where to download inputs sent by reference, if any."""
+        if self.asset_source and any(a.WhichOneof("source") == "uri" for a in inputs):
+            return ((ASSET_SOURCE_HEADER, self.asset_source),)
+        return ()
 
     def add_endpoint(
         self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0
@@ -119,7 +130,9 @@ class Router:
 
         async def ask(endpoint: Endpoint) -> model_pb.EstimateCostResponse | None:
             try:
-                return await endpoint.models.EstimateCost(job, timeout=self.settings.estimate_timeout_s)
+                return await endpoint.models.EstimateCost(
+                    job, timeout=self.settings.estimate_timeout_s, metadata=self.call_metadata(job.inputs)
+                )
             except grpc.aio.AioRpcError as exc:
                 log.warning("estimate from %s failed: %s", endpoint.address, exc.code().name)
                 return None
@@ -179,7 +192,9 @@ class Router:
         error: grpc.aio.AioRpcError | None = None
         for endpoint in ordered[: self.settings.max_attempts]:
             try:
-                answer = await endpoint.models.EstimateCost(request, timeout=self.timeout(deadline))
+                answer = await endpoint.models.EstimateCost(
+                    request, timeout=self.timeout(deadline), metadata=self.call_metadata(request.inputs)
+                )
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in FAILOVER_CODES:
                     raise

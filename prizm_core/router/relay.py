@@ -152,7 +152,9 @@ async def relay(
     while (endpoint := await attempts.next(deadline, wait_for_ready)) is not None:
         offset, relayed = sent, 0
         endpoint.in_flight += 1
-        call = endpoint.transform(payload, timeout=router.timeout(deadline), metadata=tuple(metadata))
+        call = endpoint.transform(
+            payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
+        )
         try:
             async for message in call:
                 if relayed == 0:

@@ -19,6 +19,7 @@ from prizm_core.config import ConfigError, parse_address
 from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
 from prizm_core.ids import checked_job_id
 from prizm_core.router.admission import Admission
+from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router
 from prizm_core.router.leases import Leases
 from prizm_core.router.relay import relay
@@ -80,10 +81,13 @@ def _route(
 class Dispatcher:
     """What every routed job goes through: admission, its id, deadline and metadata, the relay."""
 
-    def __init__(self, router: Router, admission: Admission, forward_metadata: frozenset[str]) -> None:
+    def __init__(
+        self, router: Router, admission: Admission, forward_metadata: frozenset[str], assets: AssetStore
+    ) -> None:
         self.router = router
         self.admission = admission
         self.forward_metadata = forward_metadata
+        self.assets = assets
 
     async def run(
         self, job: model_pb.TransformRequest, route: Route, wait: bool, context: Context
@@ -93,6 +97,12 @@ class Dispatcher:
         caller = next((str(v) for k, v in metadata if k == CALLER_HEADER), "") or _peer_host(context.peer())
         forwarded = tuple((k, v) for k, v in metadata if k in self.forward_metadata)
         job.job_id = checked_job_id(job.job_id)
+        for index, asset in enumerate(job.inputs):
+            if asset.WhichOneof("source") == "uri":
+                stored = self.assets.get(asset.uri)  # exists, and its lease is renewed
+                if asset.sha256 and asset.sha256 != stored.asset.sha256:
+                    violation = (f"inputs[{index}].sha256", "does not match the uploaded asset")
+                    raise invalid_argument([violation], "ASSET_HASH_MISMATCH")
         with self.admission.admit(caller):
             await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
             deadline = _deadline(context)
@@ -242,7 +252,7 @@ class MeshModelServicer:
         deadline = _deadline(context)
         ordered = await self.router.candidates(route, model_pb.EstimateCostRequest(), deadline, False)
         response: model_pb.ValidateInputResponse = await ordered[0].models.ValidateInput(
-            request, timeout=self.router.timeout(deadline)
+            request, timeout=self.router.timeout(deadline), metadata=self.router.call_metadata(request.inputs)
         )
         return response
 

@@ -58,7 +58,7 @@ class PocketsphinxProvider(Provider):
 
     def _audio(self, job: Job) -> Pcm:
         try:
-            return decode_wav(job.inputs[0].data)
+            return decode_wav(job.inputs[0].read())
         except ValueError as exc:
             raise invalid_argument([("inputs[0].data", str(exc))], reason="UNSUPPORTED_MEDIA") from exc
 

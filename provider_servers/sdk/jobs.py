@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import job_pb2 as job_pb
@@ -17,21 +18,56 @@ __all__ = ["Event", "InputAsset", "Job", "Output", "Progress", "Usage"]
 
 @dataclass(frozen=True)
 class InputAsset:
-    """An input asset with its content."""
+    """An input asset: its bytes inline, or the file it was downloaded to when sent by reference.
+
+    Attributes:
+        kind: Media kind.
+        mime_type: MIME type.
+        sha256: Lower-case hex SHA-256 of the content.
+        size_bytes: Size of the content.
+        data: The content, for inputs sent inline.
+        path: A file holding the content, for inputs sent by reference (in the job's workdir).
+        metadata: Media metadata from the caller.
+    """
 
     kind: media_pb.MediaKind.ValueType
     mime_type: str
-    data: bytes
+    sha256: str
+    size_bytes: int
+    data: bytes | None = None
+    path: Path | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def sha256(self) -> str:
-        """Lower-case hex SHA-256 of the content."""
-        return hashlib.sha256(self.data).hexdigest()
+    @classmethod
+    def inline(
+        cls,
+        kind: media_pb.MediaKind.ValueType,
+        mime_type: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+    ) -> InputAsset:
+        """An input held in memory."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        return cls(kind, mime_type, sha256, len(data), data=data, metadata=dict(metadata or {}))
+
+    def read(self) -> bytes:
+        """The whole content (read from its file for inputs sent by reference)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None  # noqa: S101 - one of the two is always set
+        return self.path.read_bytes()
 
     def text(self) -> str:
         """The content decoded as UTF-8 text."""
-        return self.data.decode("utf-8")
+        return self.read().decode("utf-8")
+
+    def file(self, directory: Path, name: str) -> Path:
+        """A file holding the content: its own, or one written into `directory` for inline inputs."""
+        if self.path is not None:
+            return self.path
+        target = directory / name
+        target.write_bytes(self.read())
+        return target
 
 
 @dataclass(frozen=True)
@@ -46,6 +82,7 @@ class Job:
         options: Options with defaults filled in.
         deadline: Wall-clock time (`time.time()`) by which the caller gives up; None if never.
         metadata: Caller metadata the router forwarded (trace context and allow-listed keys).
+        workdir: A folder of the job's own for temporary files, deleted when the job ends.
     """
 
     id: str
@@ -55,6 +92,7 @@ class Job:
     options: Mapping[str, OptionValue]
     deadline: float | None = None
     metadata: Mapping[str, str | bytes] = field(default_factory=dict)
+    workdir: Path = field(default_factory=Path)
 
 
 @dataclass(frozen=True)

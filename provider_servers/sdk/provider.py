@@ -86,7 +86,7 @@ class Provider(abc.ABC):
             if asset.kind != expected:
                 kind = media_pb.MediaKind.Name(expected)
                 violations.append((f"inputs[{index}].kind", f"must be {kind}"))
-            if asset.kind == media_pb.MEDIA_KIND_TEXT and not _is_utf8(asset.data):
+            if asset.kind == media_pb.MEDIA_KIND_TEXT and not _is_utf8(asset.read()):
                 violations.append((f"inputs[{index}].data", "text must be UTF-8"))
             accepted = job.model.input_mime_types
             if accepted and asset.mime_type.split(";")[0].strip() not in accepted:

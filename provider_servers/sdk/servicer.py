@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -14,12 +16,14 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
+from prizm_core.assets import ASSET_SOURCE_HEADER, ASSET_URI_SCHEME
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
 from prizm_core.ids import checked_job_id
 from prizm_core.options import options_struct
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
+from provider_servers.sdk.fetch import fetch_asset
 from provider_servers.sdk.jobs import InputAsset, Job
 from provider_servers.sdk.models import ModelSpec
 from provider_servers.sdk.options import resolve_options
@@ -46,24 +50,34 @@ class JobRequest(Protocol):
     def options(self) -> Any: ...
 
 
-def _input_asset(index: int, asset: media_pb.Asset) -> InputAsset:
-    if asset.WhichOneof("source") != "data":
-        raise invalid_argument(
-            [
-                (
-                    f"inputs[{index}].uri",
-                    "inputs by reference are not supported; send the bytes inline",
-                )
-            ],
-            reason="UNSUPPORTED_ASSET_SOURCE",
+async def _input_asset(index: int, asset: media_pb.Asset, context: Context, workdir: Path) -> InputAsset:
+    """An input from its inline bytes, or downloaded from the router that sent it by reference."""
+    if asset.WhichOneof("source") == "uri":
+        source = _metadata(context).get(ASSET_SOURCE_HEADER, "")
+        if not asset.uri.startswith(ASSET_URI_SCHEME) or not isinstance(source, str) or not source:
+            raise invalid_argument(
+                [(f"inputs[{index}].uri", f"only {ASSET_URI_SCHEME} URIs, through a router, are accepted")],
+                reason="UNSUPPORTED_ASSET_SOURCE",
+            )
+        path = workdir / f"input-{index}"
+        header = await fetch_asset(source, asset.uri, path)
+        return InputAsset(
+            kind=asset.kind or header.kind,
+            mime_type=asset.mime_type or header.mime_type,
+            sha256=header.sha256,
+            size_bytes=header.size_bytes,
+            path=path,
+            metadata={**header.metadata, **asset.metadata},
         )
     if asset.sha256 and asset.sha256.lower() != hashlib.sha256(asset.data).hexdigest():
         raise invalid_argument(
             [(f"inputs[{index}].sha256", "does not match the data")], reason="ASSET_HASH_MISMATCH"
         )
-    return InputAsset(
-        kind=asset.kind, mime_type=asset.mime_type, data=asset.data, metadata=dict(asset.metadata)
-    )
+    return InputAsset.inline(asset.kind, asset.mime_type, asset.data, dict(asset.metadata))
+
+
+def _metadata(context: Context) -> dict[str, str | bytes]:
+    return {k: v for k, v in context.invocation_metadata() or () if not k.startswith(":")}
 
 
 class ModelServicer:
@@ -111,20 +125,25 @@ class ModelServicer:
             )
         return model
 
-    def job(self, request: JobRequest, context: Context, job_id: str = "") -> Job:
-        """Validates a request into a job: model, inputs and options, before any work starts."""
+    async def job(self, request: JobRequest, context: Context, workdir: Path, job_id: str = "") -> Job:
+        """Validates a request into a job before any work starts: model and options first, then
+        the inputs (downloading those sent by reference into `workdir`), then the provider's checks."""
         model = self._model(request.capability, request.model)
         options = resolve_options(model.parameters, dict(request.options.items()))
-        inputs = tuple(_input_asset(i, asset) for i, asset in enumerate(request.inputs))
+        job_id = checked_job_id(job_id)
+        inputs = tuple(
+            [await _input_asset(i, asset, context, workdir) for i, asset in enumerate(request.inputs)]
+        )
         remaining = context.time_remaining()
         job = Job(
-            id=checked_job_id(job_id),
+            id=job_id,
             capability=request.capability,
             model=model,
             inputs=inputs,
             options=options,
             deadline=None if remaining is None else time.time() + remaining,
-            metadata={k: v for k, v in context.invocation_metadata() or () if not k.startswith(":")},
+            metadata=_metadata(context),
+            workdir=workdir,
         )
         self.provider.check_inputs(job)
         return job
@@ -132,32 +151,36 @@ class ModelServicer:
     async def Transform(  # noqa: N802 - gRPC method name
         self, request: model_pb.TransformRequest, context: Context
     ) -> AsyncIterator[model_pb.TransformResponse]:
-        """Runs a job and streams its events."""
-        with self.tracker.refusals():
-            job = self.job(request, context, request.job_id)
-            self.provider.admit(job)
-        outcome = "cancelled"
-        with self.tracker.track():
-            left = (
-                "no deadline" if job.deadline is None else f"deadline in {job.deadline - time.time():.3f} s"
-            )
-            log.info("job %s started on %s (model %s, %s)", job.id, self.provider.id, job.model.id, left)
-            try:
-                async for event in job_events(self.provider, job, self.chunk_bytes):
-                    yield event
-                outcome = "completed"
-            except Exception:
-                outcome = "failed"
-                raise
-            finally:
-                log.info("job %s %s", job.id, outcome)
+        """Runs a job and streams its events; its workdir goes with it, however it ends."""
+        with tempfile.TemporaryDirectory(prefix="prizm-job-") as workdir:
+            with self.tracker.refusals():
+                job = await self.job(request, context, Path(workdir), request.job_id)
+                self.provider.admit(job)
+            outcome = "cancelled"
+            with self.tracker.track():
+                left = (
+                    "no deadline"
+                    if job.deadline is None
+                    else f"deadline in {job.deadline - time.time():.3f} s"
+                )
+                log.info("job %s started on %s (model %s, %s)", job.id, self.provider.id, job.model.id, left)
+                try:
+                    async for event in job_events(self.provider, job, self.chunk_bytes):
+                        yield event
+                    outcome = "completed"
+                except Exception:
+                    outcome = "failed"
+                    raise
+                finally:
+                    log.info("job %s %s", job.id, outcome)
 
     async def EstimateCost(  # noqa: N802 - gRPC method name
         self, request: model_pb.EstimateCostRequest, context: Context
     ) -> model_pb.EstimateCostResponse:
         """Estimates a job's cost from the model's prices and the provider's measure."""
-        job = self.job(request, context)
-        usage = self.provider.measure(job)
+        with tempfile.TemporaryDirectory(prefix="prizm-job-") as workdir:
+            job = await self.job(request, context, Path(workdir))
+            usage = self.provider.measure(job)
         return model_pb.EstimateCostResponse(
             cost=cost_proto(job.model, usage), usage=usage_proto(usage), model_id=job.model.id
         )
@@ -166,7 +189,8 @@ class ModelServicer:
         self, request: model_pb.ValidateInputRequest, context: Context
     ) -> model_pb.ValidateInputResponse:
         """Validates a job and returns the options it would run with."""
-        job = self.job(request, context)
+        with tempfile.TemporaryDirectory(prefix="prizm-job-") as workdir:
+            job = await self.job(request, context, Path(workdir))
         return model_pb.ValidateInputResponse(options=options_struct(job.options), model_id=job.model.id)
 
 

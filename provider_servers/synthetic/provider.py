@@ -169,7 +169,7 @@ class SyntheticProvider(Provider):
             )
             if self._fail_with:
                 raise RuntimeError(self._fail_with)
-        seed = job.inputs[0].data or b"."
+        seed = job.inputs[0].read() or b"."
         yield Output(
             kind=media_pb.MEDIA_KIND_TEXT,
             mime_type="text/plain; charset=utf-8",

@@ -178,7 +178,9 @@ class Asset(_message.Message):
     data: _builtins.bytes
     """The content itself, for assets below the inline limit."""
     uri: _builtins.str
-    """A reference to the content: a URI the receiving side can read."""
+    """A reference to the content: a `prizm-asset://` URI returned by
+    `AssetService.UploadAsset` on the router the job goes through.
+    """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Optional. Free-form media metadata (duration, sample rate, dimensions, ...)."""

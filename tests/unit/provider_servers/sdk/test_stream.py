@@ -66,7 +66,7 @@ JOB = Job(
     id="job-42",
     capability=media_pb.CAPABILITY_TEXT_TO_AUDIO,
     model=MODEL,
-    inputs=(InputAsset(kind=media_pb.MEDIA_KIND_TEXT, mime_type="text/plain", data=b"hello"),),
+    inputs=(InputAsset.inline(media_pb.MEDIA_KIND_TEXT, "text/plain", b"hello"),),
     options={"speed": 1.5, "voice": "joe", "seed": 3},
 )
 
