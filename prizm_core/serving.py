@@ -19,9 +19,13 @@ from prizm_core.channels import server_options
 from prizm_core.handlers import add_service
 from prizm_core.health import HealthServicer
 
-__all__ = ["GrpcServer", "ServeSettings", "announce_listening", "stop_signal"]
+__all__ = ["EXIT_UNAVAILABLE", "GrpcServer", "ServeSettings", "announce_listening", "stop_signal"]
 
 log = logging.getLogger(__name__)
+
+# Exit status (EX_CONFIG) of a server that cannot run on this machine: unknown provider, missing
+# extra or tool. A router does not restart a sidecar that exits with it.
+EXIT_UNAVAILABLE = 78
 
 # Looked up in the pool (filled by importing health_pb2) for a typed descriptor.
 HEALTH_SERVICE = descriptor_pool.Default().FindServiceByName("grpc.health.v1.Health")

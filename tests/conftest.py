@@ -70,3 +70,35 @@ def figures() -> Iterator[dict[str, object]]:
         FIGURES.parent.mkdir(exist_ok=True)
         known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
         FIGURES.write_text(json.dumps({**known, **found}, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> Iterator[ServerProcess]:
+    """The ffmpeg provider."""
+    server = start_provider("ffmpeg")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def imaging() -> Iterator[ServerProcess]:
+    """The imaging provider."""
+    server = start_provider("imaging")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ocr() -> Iterator[ServerProcess]:
+    """The OCR provider."""
+    server = start_provider("ocr")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def espeak() -> Iterator[ServerProcess]:
+    """The espeak provider."""
+    server = start_provider("espeak")
+    yield server
+    server.stop()

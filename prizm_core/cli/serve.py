@@ -23,9 +23,8 @@ from prizm_core.config import (
 )
 from prizm_core.logs import configure_logging
 from prizm_core.router import run_router
-from prizm_core.router.sidecars import EXIT_UNAVAILABLE_PROVIDER
 from prizm_core.router.workers import run_workers
-from prizm_core.serving import stop_signal
+from prizm_core.serving import EXIT_UNAVAILABLE, stop_signal
 
 __all__ = ["add_serve_commands"]
 
@@ -90,7 +89,7 @@ def _serve_provider(args: argparse.Namespace) -> int:
     if not found:
         known = ", ".join(provider_names()) or "none"
         print(f"error: no provider named {args.name!r}; installed: {known}", file=sys.stderr)
-        return EXIT_UNAVAILABLE_PROVIDER
+        return EXIT_UNAVAILABLE
     try:
         provider = cast("ProviderEntryPoint", found[0].load())
     except ImportError as exc:
@@ -99,7 +98,7 @@ def _serve_provider(args: argparse.Namespace) -> int:
             f"install it with: pip install 'prizm[{args.name}]'",
             file=sys.stderr,
         )
-        return EXIT_UNAVAILABLE_PROVIDER
+        return EXIT_UNAVAILABLE
     return provider.main(args.provider_args)
 
 

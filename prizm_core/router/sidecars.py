@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prizm_core.config import SidecarSpec
+from prizm_core.serving import EXIT_UNAVAILABLE
 
-__all__ = ["EXIT_UNAVAILABLE_PROVIDER", "Sidecar", "SidecarManager"]
+__all__ = ["Sidecar", "SidecarManager"]
 
 log = logging.getLogger(__name__)
 
-# Exit status of `prizm serve-provider` when the provider is unknown or its extra is missing.
-EXIT_UNAVAILABLE_PROVIDER = 78
 LISTEN_TIMEOUT_S = 60.0
 _RESTART_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -112,7 +111,7 @@ class SidecarManager:
             code = await process.wait()
             if self._stopping:
                 return
-            if code == EXIT_UNAVAILABLE_PROVIDER:
+            if code == EXIT_UNAVAILABLE:
                 log.warning(
                     "sidecar %s is not available here (see its message above); not restarting",
                     sidecar.name,

@@ -17,7 +17,7 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
-from prizm_core.serving import GrpcServer, ServeSettings, announce_listening, stop_signal
+from prizm_core.serving import EXIT_UNAVAILABLE, GrpcServer, ServeSettings, announce_listening, stop_signal
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.registration import keep_registered
@@ -151,6 +151,10 @@ def main(provider_cls: type[Provider], argv: Sequence[str]) -> int:
     """Entry point of a provider process: parse, build from the environment, serve."""
     settings = parse_settings(provider_cls.id, argv)
     configure_logging(settings.log_level)
+    missing = provider_cls.missing()
+    if missing:
+        log.error("provider %s cannot run here: %s", provider_cls.id, "; ".join(missing))
+        return EXIT_UNAVAILABLE
     provider = provider_cls.from_environment(os.environ)
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(_run(provider, settings))

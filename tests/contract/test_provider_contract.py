@@ -21,7 +21,8 @@ from prizm.v1 import provider_service_pb2_grpc as provider_grpc
 from prizm_core.channels import insecure_channel
 from prizm_core.errors import PrizmError
 from prizm_core.options import options_struct
-from tests.contract.cases import CASES, Case
+from tests.contract.case import Case
+from tests.contract.cases import CASES
 from tests.support.mesh import wait_until
 from tests.support.processes import ServerProcess
 
@@ -65,7 +66,13 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
 
 
 def _request(subject: Subject, **fields: object) -> model_pb.TransformRequest:
-    request = model_pb.TransformRequest(capability=subject.case.capability, inputs=[subject.case.sample()])
+    case = subject.case
+    request = model_pb.TransformRequest(
+        capability=case.capability,
+        model=case.model,
+        inputs=[case.sample()],
+        options=options_struct(dict(case.options or {})),
+    )
     for name, value in fields.items():
         if name == "options":
             request.options.CopyFrom(options_struct(value))  # type: ignore[arg-type]
@@ -138,18 +145,25 @@ async def test_serves_health_and_reflection(subject: Subject) -> None:
 async def test_validate_input_fills_in_defaults(subject: Subject) -> None:
     request = _request(subject)
     answer = await subject.models.ValidateInput(
-        model_pb.ValidateInputRequest(capability=request.capability, inputs=request.inputs), timeout=10
+        model_pb.ValidateInputRequest(
+            capability=request.capability, model=request.model, inputs=request.inputs
+        ),
+        timeout=10,
     )
     models = (await subject.provider.ListModels(provider_pb.ListModelsRequest(), timeout=5)).models
     model = next(m for m in models if m.id == answer.model_id)
     defaults = {p.name for p in model.parameters if p.HasField("default_value")}
     assert set(answer.options.keys()) == defaults
+    assert answer.model_id == (subject.case.model or answer.model_id)
 
 
 async def test_estimates_cost_in_media_units(subject: Subject) -> None:
     request = _request(subject)
     answer = await subject.models.EstimateCost(
-        model_pb.EstimateCostRequest(capability=request.capability, inputs=request.inputs), timeout=10
+        model_pb.EstimateCostRequest(
+            capability=request.capability, model=request.model, inputs=request.inputs, options=request.options
+        ),
+        timeout=10,
     )
     assert answer.model_id
     assert answer.cost.currency == "USD" and answer.cost.amount >= 0
@@ -198,7 +212,7 @@ async def test_rejects_bad_requests_before_any_work(subject: Subject) -> None:
 async def test_cancel_mid_stream_stops_the_job(subject: Subject) -> None:
     request = _request(subject, inputs=[subject.case.long_input()])
     if subject.case.long_options:
-        request.options.CopyFrom(options_struct(subject.case.long_options))
+        request.options.CopyFrom(options_struct(dict(subject.case.long_options)))
     call = subject.models.Transform(request, timeout=120)
     async for event in call:
         if event.WhichOneof("event") == "progress" and event.progress.fraction > 0:
