@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a bare machine:
-#   python  - Python >= 3.11 with venv (apt when root), then .venv with Prizm and its dev tools
+#   python  - ffmpeg, espeak-ng and a font (apt when root), Python >= 3.11 with venv (apt when root),
+#             then .venv with Prizm and its dev tools
 #   node    - npm (apt when root), then buf from package-lock.json
 #   nginx   - Debian's nginx, the native-proxy baseline of `make bench`
 set -euo pipefail
@@ -23,6 +24,22 @@ python_ok() {
   command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
 
+# Programs the local providers run: ffmpeg (video and audio), espeak-ng (speech), a real font.
+MEDIA_PACKAGES=(ffmpeg espeak-ng fonts-dejavu-core)
+
+setup_media() {
+  local missing=()
+  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+  ((${#missing[@]} == 0)) && return
+  if [[ $(id -u) == 0 ]]; then
+    apt_install "${missing[@]}"
+  else
+    echo "bootstrap: without ${missing[*]}, their providers are skipped (as root: apt-get install ${MEDIA_PACKAGES[*]})" >&2
+  fi
+}
+
 setup_python() {
   python_ok || apt_install python3 python3-venv python3-dev
   python_ok || { echo "bootstrap: need Python >= 3.11 with venv; set PYTHON=..." >&2; exit 1; }
@@ -42,9 +59,9 @@ setup_nginx() {
 }
 
 case "${1:-all}" in
-  python) setup_python ;;
+  python) setup_media; setup_python ;;
   node) setup_node ;;
   nginx) setup_nginx ;;
-  all) setup_python; setup_node ;;
+  all) setup_media; setup_python; setup_node ;;
   *) echo "usage: $0 [python|node|nginx|all]" >&2; exit 2 ;;
 esac
