@@ -10,6 +10,7 @@ from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.assets import text_asset
 from provider_servers.synthetic.provider import synthetic_output
+from tests.contract import cases_ffmpeg, cases_local
 from tests.contract.case import Case
 from tests.support.media import SENTENCE, long_speech_wav, speech_wav, wav_asset
 from tests.support.mesh import recognised_words
@@ -60,3 +61,5 @@ CASES = {
         check=_check_synthetic,
     ),
 }
+CASES.update(cases_ffmpeg.CASES)
+CASES.update(cases_local.CASES)
