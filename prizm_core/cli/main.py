@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import grpc
 
 from prizm_core import __version__
+from prizm_core.cli.convert import add_convert_command
 from prizm_core.cli.listing import add_listing_commands
 from prizm_core.cli.run import add_run_command
 from prizm_core.cli.serve import add_serve_commands
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_commands(commands)
     add_listing_commands(commands, router)
     add_run_command(commands, router)
+    add_convert_command(commands, router)
     return parser
 
 

@@ -47,7 +47,7 @@ def _input(capability: str, value: str) -> media_pb.Asset | Path:
     return path
 
 
-def _sink(output: Path | None, job_prefix: str, text_output: bool) -> OutputSink:
+def output_sink(output: Path | None, job_prefix: str, text_output: bool) -> OutputSink:
     if output is None and text_output:
         return MemorySink()
 
@@ -59,7 +59,7 @@ def _sink(output: Path | None, job_prefix: str, text_output: bool) -> OutputSink
     return FileSink(path_for)
 
 
-class _Bar:
+class ProgressBar:
     """A rich progress bar fed by job events, on stderr."""
 
     def __init__(self, console: Console) -> None:
@@ -111,7 +111,7 @@ async def _run_job(args: argparse.Namespace) -> JobResult:
         schema = await _parameters(client, capability.name, args)
         options = dict(parse_option(option, schema) for option in args.option)
         text_output = capability.output_kind == media_pb.MEDIA_KIND_TEXT
-        bar = _Bar(console)
+        bar = ProgressBar(console)
         with bar.progress:
             return await client.run(
                 capability.name,
@@ -121,11 +121,11 @@ async def _run_job(args: argparse.Namespace) -> JobResult:
                 routing=routing,
                 timeout=args.timeout,
                 on_event=bar,
-                sink=_sink(args.output, "job", text_output),
+                sink=output_sink(args.output, "job", text_output),
             )
 
 
-def _report(result: JobResult) -> None:
+def report(result: JobResult) -> None:
     console = Console(stderr=True)
     for output in result.outputs:
         provenance = output.provenance
@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         result = asyncio.run(_run_job(args))
     except ConfigError as exc:
         raise invalid_argument([("policy", str(exc))]) from None
-    _report(result)
+    report(result)
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -19,14 +21,15 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 from prizm.v1 import router_service_pb2_grpc as router_grpc
 
-from prizm_core.assets import describe_file, file_asset, text_asset
+from prizm_core.assets import describe_file, extension_for, file_asset, text_asset
 from prizm_core.capabilities import capability_by_name, capability_info
 from prizm_core.channels import CHUNK_BYTES, INLINE_LIMIT_BYTES, insecure_channel
-from prizm_core.client.results import JobResult, MemorySink, OutputSink, ResultBuilder
+from prizm_core.client.conversion import kind_by_name, plan_conversion
+from prizm_core.client.results import FileSink, JobResult, MemorySink, OutputSink, ResultBuilder
 from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue, options_struct
 
-__all__ = ["DEFAULT_ROUTER", "Inputs", "PrizmClient", "router_address"]
+__all__ = ["DEFAULT_ROUTER", "Conversion", "Inputs", "PrizmClient", "router_address"]
 
 DEFAULT_ROUTER = "127.0.0.1:50051"
 _POLL_S = 0.2
@@ -39,6 +42,26 @@ EventCallback = Callable[[router_pb.RouterServiceTransformResponse], None]
 def router_address(address: str | None = None) -> str:
     """The router address: the argument, else `PRIZM_ROUTER`, else 127.0.0.1:50051."""
     return address or os.environ.get("PRIZM_ROUTER") or DEFAULT_ROUTER
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A finished conversion: the capabilities it took and each step's result (the last is the answer)."""
+
+    capabilities: list[str]
+    steps: list[JobResult]
+
+    @property
+    def result(self) -> JobResult:
+        """The last job's result: the source as the kind asked for."""
+        return self.steps[-1]
+
+
+def _step_files(folder: Path, step: int) -> FileSink:
+    def path_for(index: int, asset: media_pb.Asset) -> Path:
+        return folder / f"step-{step}-{index}{extension_for(asset.mime_type)}"
+
+    return FileSink(path_for)
 
 
 def _capability(value: CapabilityLike) -> media_pb.Capability.ValueType:
@@ -256,3 +279,48 @@ class PrizmClient:
         except BaseException:
             builder.abandon()
             raise
+
+    async def convert(
+        self,
+        source: Path | media_pb.Asset,
+        to: str | media_pb.MediaKind.ValueType,
+        *,
+        timeout: float | None = None,
+        on_event: EventCallback | None = None,
+        sink: OutputSink | None = None,
+    ) -> Conversion:
+        """The source as another kind of media, through one or two jobs of the live mesh.
+
+        For example a video `to="text"`: its soundtrack (video-to-audio), then its words
+        (audio-to-text). Intermediate outputs go through temporary files, so any size works.
+
+        Args:
+            source: A file or an asset.
+            to: The kind wanted: text, image, audio, video or 3d.
+            timeout: Deadline for the whole conversion, in seconds.
+            on_event: Called with every event of every job.
+            sink: Where the final output goes; in memory by default.
+
+        Raises:
+            PrizmError: FAILED_PRECONDITION NO_CONVERSION_PATH when the mesh has no way there.
+        """
+        kind = source.kind if isinstance(source, media_pb.Asset) else describe_file(source).kind
+        target = kind_by_name(to) if isinstance(to, str) else to
+        hops = plan_conversion(await self.list_models(), kind, target)
+        if not hops:
+            raise PrizmError(
+                grpc.StatusCode.INVALID_ARGUMENT, "NOTHING_TO_CONVERT", "the source is already that kind"
+            )
+        end = None if timeout is None else time.monotonic() + timeout
+        results: list[JobResult] = []
+        current: Path | media_pb.Asset = source
+        with tempfile.TemporaryDirectory(prefix="prizm-convert-") as folder:
+            for step, hop in enumerate(hops):
+                last = step == len(hops) - 1
+                left = None if end is None else max(end - time.monotonic(), 0.001)
+                step_sink = (sink or MemorySink()) if last else _step_files(Path(folder), step)
+                result = await self.run(hop.name, current, timeout=left, on_event=on_event, sink=step_sink)
+                results.append(result)
+                if not last:
+                    current = result.outputs[0].path or Path(folder)
+        return Conversion(capabilities=[hop.name for hop in hops], steps=results)

@@ -12,7 +12,7 @@ from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
-from prizm_core.client.client import CapabilityLike, EventCallback, Inputs, PrizmClient
+from prizm_core.client.client import CapabilityLike, Conversion, EventCallback, Inputs, PrizmClient
 from prizm_core.client.results import JobResult, OutputSink
 from prizm_core.options import OptionValue
 
@@ -45,6 +45,20 @@ class SyncPrizmClient:
         """Closes the channel and the loop."""
         self._loop.run_until_complete(self._client.close())
         self._loop.close()
+
+    def convert(
+        self,
+        source: Path | media_pb.Asset,
+        to: str | media_pb.MediaKind.ValueType,
+        *,
+        timeout: float | None = None,
+        on_event: EventCallback | None = None,
+        sink: OutputSink | None = None,
+    ) -> Conversion:
+        """See PrizmClient.convert."""
+        return self._loop.run_until_complete(
+            self._client.convert(source, to, timeout=timeout, on_event=on_event, sink=sink)
+        )
 
     def upload(self, path: Path, mime_type: str = "") -> media_pb.Asset:
         """See PrizmClient.upload."""
