@@ -80,7 +80,15 @@ sidecars:
 def test_the_embedded_default_config_loads() -> None:
     config = load_config(default_config_path())
     assert config.listen == "127.0.0.1:50051"
-    assert [s.provider for s in config.sidecars] == ["piper", "pocketsphinx"]
+    assert [s.provider for s in config.sidecars] == [
+        "piper",
+        "pocketsphinx",
+        "espeak",
+        "ffmpeg",
+        "imaging",
+        "ocr",
+    ]
+    assert config.sidecars[0].priority > max(s.priority for s in config.sidecars[1:]), "piper is preferred"
     assert config.providers == ()
 
 
