@@ -1,0 +1,1 @@
+"""Tests of the ffmpeg provider's pure modules."""
