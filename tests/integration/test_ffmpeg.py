@@ -16,8 +16,10 @@ import pytest
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 
+from benchmarks.processes import PeakRss
 from prizm_core.assets import text_asset
 from prizm_core.client import PrizmClient
+from prizm_core.client.results import FileSink
 from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue
 from tests.support.control import status
@@ -27,7 +29,9 @@ from tests.support.ffmedia import (
     decode_audio,
     decode_frame,
     dominant_hz,
+    frames_sha256,
     image_asset,
+    make_file,
     probe_bytes,
     raw_video,
     sample_audio,
@@ -249,3 +253,32 @@ async def test_a_video_over_the_inline_limit_goes_by_reference(client: PrizmClie
     )
     sheet = decode_frame(_data(result.outputs[0].data))
     assert sheet.shape == (4 + 192 + 4, 4 + 4 * (256 + 4), 3)
+
+
+async def test_a_200_mb_video_goes_through_the_router_with_flat_memory(
+    client: PrizmClient, ffmpeg_router: ServerProcess, tmp_path: Path, figures: dict[str, object]
+) -> None:
+    source = tmp_path / "big.mkv"
+    frames = 150  # 1280x720 yuv420p is 1.38 MB a frame: 207 MB in all
+    await asyncio.to_thread(
+        make_file, source, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+        "-frames:v", str(frames), "-c:v", "rawvideo", "-pix_fmt", "yuv420p",
+    )  # fmt: skip
+    size = source.stat().st_size
+    assert size > 200 * 1000 * 1000
+    target = tmp_path / "out" / "copy.mkv"
+    with PeakRss(ffmpeg_router.pid) as router_memory:
+        result = await client.run(
+            "video-to-video",
+            source,
+            options={"format": "mkv", "video_codec": "copy"},
+            sink=FileSink(lambda index, asset: target),
+            timeout=300,
+        )
+    output = result.outputs[0]
+    assert output.path == target and target.stat().st_size > 200 * 1000 * 1000
+    assert output.metadata["width"] == "1280" and output.metadata["height"] == "720"
+    assert abs(float(output.metadata["duration_s"]) - frames / 25) < 0.1
+    assert await asyncio.to_thread(frames_sha256, target) == await asyncio.to_thread(frames_sha256, source)
+    figures["video_200mb_router_growth_mib"] = round(router_memory.growth_mib, 1)
+    assert router_memory.growth_mib < 48, "the router streams both ways, it never holds the video"

@@ -20,10 +20,12 @@ __all__ = [
     "decode_audio",
     "decode_frame",
     "dominant_hz",
+    "frames_sha256",
     "image_asset",
     "long_audio",
     "long_video",
     "loudness_lufs",
+    "make_file",
     "probe_bytes",
     "raw_video",
     "sample_audio",
@@ -37,13 +39,24 @@ TONE_HZ = 440
 T = TypeVar("T")
 
 
+def make_file(target: Path, *args: str) -> None:
+    """Runs `ffmpeg ARGS TARGET`."""
+    command = ["ffmpeg", "-y", "-v", "error", *args, str(target)]
+    subprocess.run(command, check=True)
+
+
 def _make(suffix: str, *args: str) -> bytes:
     """What `ffmpeg ARGS out.SUFFIX` writes."""
     with tempfile.TemporaryDirectory(prefix="prizm-test-media-") as folder:
         target = Path(folder) / f"out.{suffix}"
-        command = ["ffmpeg", "-y", "-v", "error", *args, str(target)]
-        subprocess.run(command, check=True)
+        make_file(target, *args)
         return target.read_bytes()
+
+
+def frames_sha256(path: Path) -> str:
+    """The SHA-256 of a video's decoded frames: the same after a remux, whatever the container."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "hash", "-hash", "sha256", "-"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
 @cache
