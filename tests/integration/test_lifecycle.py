@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -122,3 +123,28 @@ async def test_providers_register_themselves_and_leave_with_their_lease() -> Non
     finally:
         provider.stop()
         router.stop()
+
+
+async def test_a_sidecar_this_machine_cannot_run_is_skipped_with_how_to_get_it(
+    tmp_config: Path, tmp_path: Path
+) -> None:
+    # The OCR engine cannot be imported here: its sidecar exits at once saying how to install it.
+    (tmp_path / "rapidocr_onnxruntime").mkdir()
+    (tmp_path / "rapidocr_onnxruntime" / "__init__.py").write_text("raise ImportError('not here')\n")
+    config = write_config(tmp_config, [], sidecars=[{"provider": "synthetic"}, {"provider": "ocr"}])
+    router = start_router(config, env={"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])})
+    try:
+
+        async def skipped() -> bool:
+            return "not available here" in router.log_text()
+
+        await wait_until(skipped, timeout=60, interval=0.05)
+        (endpoint,) = await wait_routable(router.address, 1)
+        assert (endpoint.provider.id, endpoint.source) == ("synthetic", router_pb.DISCOVERY_SOURCE_SIDECAR)
+        assert "pip install 'prizm[ocr]'" in router.log_text()
+        await asyncio.sleep(1.0)  # a restart would come within the first back-off
+        assert "restarting in" not in router.log_text()
+        async with PrizmClient(router.address) as client:
+            assert len(await client.list_providers()) == 1
+    finally:
+        assert router.stop() == 0
