@@ -29,9 +29,9 @@ address=$("$BIN/python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).
 export PRIZM_ROUTER=$address
 echo "mesh: router on $address (log in $OUT/mesh.log)"
 
-"$BIN/prizm" run text-to-audio "$SENTENCE" -o "$OUT/speech.wav" --wait 120
+"$BIN/prizm" run text-to-audio "$SENTENCE" -o "$OUT/speech.wav" --provider piper --wait 120
 "$BIN/prizm" providers
-transcript=$("$BIN/prizm" run audio-to-text "$OUT/speech.wav" --wait 120)
+transcript=$("$BIN/prizm" run audio-to-text "$OUT/speech.wav" --provider pocketsphinx --wait 120)
 echo
 echo "said:        $SENTENCE"
 echo "transcribed: $transcript"

@@ -107,7 +107,7 @@ async def _run_job(args: argparse.Namespace) -> JobResult:
     console = Console(stderr=True)
     async with PrizmClient(args.router) as client:
         if args.wait:
-            await client.wait_for_capability(capability.name, args.wait)
+            await client.wait_for_capability(capability.name, args.wait, args.provider or "")
         schema = await _parameters(client, capability.name, args)
         options = dict(parse_option(option, schema) for option in args.option)
         text_output = capability.output_kind == media_pb.MEDIA_KIND_TEXT
@@ -189,6 +189,10 @@ def add_run_command(
     )
     run.add_argument("--timeout", type=float, help="deadline for the whole job, in seconds")
     run.add_argument(
-        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a provider"
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a provider (the one named by --provider, if any)",
     )
     run.set_defaults(handler=_run)

@@ -183,8 +183,10 @@ class PrizmClient:
             return await self.upload(path, mime_type)
         return await asyncio.to_thread(file_asset, path, mime_type)
 
-    async def wait_for_capability(self, capability: CapabilityLike, timeout: float) -> None:
-        """Waits until the router is up and a provider serves `capability`.
+    async def wait_for_capability(
+        self, capability: CapabilityLike, timeout: float, provider: str = ""
+    ) -> None:
+        """Waits until the router is up and a provider (`provider`, when given) serves `capability`.
 
         Raises:
             PrizmError: DEADLINE_EXCEEDED when none does within `timeout` seconds.
@@ -192,7 +194,9 @@ class PrizmClient:
         end = time.monotonic() + timeout
         while (remaining := end - time.monotonic()) > 0:
             try:
-                request = router_pb.RouterServiceListModelsRequest(capability=_capability(capability))
+                request = router_pb.RouterServiceListModelsRequest(
+                    capability=_capability(capability), provider=provider
+                )
                 response = await self._stub.ListModels(request, timeout=remaining, wait_for_ready=True)
                 if response.models:
                     return
@@ -203,7 +207,7 @@ class PrizmClient:
         raise PrizmError(
             grpc.StatusCode.DEADLINE_EXCEEDED,
             "NOT_READY",
-            f"no provider of {capability} at {self.address} within {timeout:g} s",
+            f"no {provider or 'provider'} serving {capability} at {self.address} within {timeout:g} s",
         )
 
     async def stream(

@@ -102,5 +102,6 @@ def test_make_run_script_speaks_and_transcribes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     transcript = next(line for line in done.stdout.splitlines() if line.startswith("transcribed:"))
     assert recognised_words(SENTENCE, transcript) >= 6, transcript
+    assert "piper/en_US-joe-medium" in done.stdout + done.stderr, "the neural voice speaks, not espeak"
     assert wav_seconds((tmp_path / "speech.wav").read_bytes()) >= 1.0
     assert "mesh stopped cleanly" in done.stdout
