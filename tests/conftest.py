@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ServerProcess, start_provider, start_router, write_config
+from tests.support.processes import ServerProcess, router_for, start_provider
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +43,8 @@ def mesh(
     synthetic: ServerProcess,
 ) -> Iterator[ServerProcess]:
     """A router with piper, pocketsphinx and synthetic as static providers."""
-    config = write_config(
-        tmp_path_factory.mktemp("mesh") / "router.yaml",
-        [piper.address, pocketsphinx.address, synthetic.address],
-    )
-    router = start_router(config)
-    yield router
-    router.stop()
+    with router_for(tmp_path_factory.mktemp("mesh"), piper, pocketsphinx, synthetic) as router:
+        yield router
 
 
 @pytest.fixture

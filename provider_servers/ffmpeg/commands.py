@@ -234,6 +234,13 @@ def trimmed_length(total_s: float | None, start_s: float, duration_s: float | No
     return rest if duration_s is None else min(rest, duration_s)
 
 
+def _kept_length(source: Source, options: Mapping[str, OptionValue]) -> float | None:
+    """Seconds of `source` a trim by `start_s` and `duration_s` keeps."""
+    return trimmed_length(
+        source.info.duration_s, float(options.get("start_s", 0.0)), _optional(options, "duration_s")
+    )
+
+
 def _trim_args(options: Mapping[str, OptionValue]) -> list[str]:
     """Input options that seek to `start_s` and read `duration_s` (accurate when re-encoding)."""
     args = []
@@ -305,9 +312,7 @@ def convert_audio(request: Request) -> Plan:
         *audio.muxer,
         output,
     )
-    length = trimmed_length(
-        source.info.duration_s, float(options.get("start_s", 0.0)), _optional(options, "duration_s")
-    )
+    length = _kept_length(source, options)
     label = "normalizing audio" if options.get("loudnorm") else "converting audio"
     return Plan((Step(argv, "encode", label, length),), output, media_pb.MEDIA_KIND_AUDIO, audio.mime_type)
 
@@ -365,9 +370,7 @@ def transcode(request: Request) -> Plan:
         *container.muxer,
         output,
     )
-    length = trimmed_length(
-        source.info.duration_s, float(options.get("start_s", 0.0)), _optional(options, "duration_s")
-    )
+    length = _kept_length(source, options)
     label = "remuxing video" if copying else f"encoding {codec} video"
     step = Step(argv, "encode", label, length)
     return Plan((step,), output, media_pb.MEDIA_KIND_VIDEO, container.mime_type)

@@ -15,8 +15,8 @@ from prizm_core.errors import PrizmError
 from tests.integration.test_cli import prizm
 from tests.support.ffmedia import make_file
 from tests.support.media import SENTENCE, speech_wav
-from tests.support.mesh import recognised_words, wait_routable
-from tests.support.processes import ServerProcess, start_router, write_config
+from tests.support.mesh import client_of, recognised_words, wait_routable
+from tests.support.processes import ServerProcess, router_for
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,14 @@ def media_router(
     tmp_path_factory: pytest.TempPathFactory, ffmpeg: ServerProcess, pocketsphinx: ServerProcess
 ) -> Iterator[ServerProcess]:
     """A router with the ffmpeg and pocketsphinx providers."""
-    folder = tmp_path_factory.mktemp("conversion")
-    router = start_router(write_config(folder / "router.yaml", [ffmpeg.address, pocketsphinx.address]))
-    yield router
-    router.stop()
+    with router_for(tmp_path_factory.mktemp("conversion"), ffmpeg, pocketsphinx) as router:
+        yield router
 
 
 @pytest.fixture
 async def client(media_router: ServerProcess) -> AsyncIterator[PrizmClient]:
     """A client of the router, once both providers are routable."""
-    await wait_routable(media_router.address, 2)
-    async with PrizmClient(media_router.address) as connected:
+    async with client_of(media_router.address, 2) as connected:
         yield connected
 
 

@@ -40,8 +40,8 @@ from tests.support.ffmedia import (
     short_video,
     video_asset,
 )
-from tests.support.mesh import wait_routable, wait_until
-from tests.support.processes import ServerProcess, start_router, write_config
+from tests.support.mesh import client_of, wait_until
+from tests.support.processes import ServerProcess, router_for
 
 MIB = 1024 * 1024
 
@@ -49,16 +49,14 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def ffmpeg_router(tmp_path_factory: pytest.TempPathFactory, ffmpeg: ServerProcess) -> Iterator[ServerProcess]:
     """A router with the ffmpeg provider as its one static endpoint."""
-    router = start_router(write_config(tmp_path_factory.mktemp("ffmpeg") / "router.yaml", [ffmpeg.address]))
-    yield router
-    router.stop()
+    with router_for(tmp_path_factory.mktemp("ffmpeg"), ffmpeg) as router:
+        yield router
 
 
 @pytest.fixture
 async def client(ffmpeg_router: ServerProcess) -> AsyncIterator[PrizmClient]:
     """A client of the router, once the provider is routable."""
-    await wait_routable(ffmpeg_router.address, 1)
-    async with PrizmClient(ffmpeg_router.address) as connected:
+    async with client_of(ffmpeg_router.address, 1) as connected:
         yield connected
 
 

@@ -20,8 +20,8 @@ from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue
 from prizm_core.serving import EXIT_UNAVAILABLE
 from tests.support.control import status
-from tests.support.mesh import recognised_words, wait_routable, wait_until
-from tests.support.processes import ServerProcess, start_router, write_config
+from tests.support.mesh import client_of, recognised_words, wait_until
+from tests.support.processes import ServerProcess, router_for
 from tests.support.samples import OCR_LINES, image_asset, open_image, page_png, red_blue_jpeg
 
 _MAKE_TAG = 0x010F
@@ -41,19 +41,14 @@ def local_mesh(
     espeak: ServerProcess,
 ) -> Iterator[ServerProcess]:
     """A router with the imaging, OCR and espeak providers as static endpoints."""
-    config = write_config(
-        tmp_path_factory.mktemp("local") / "router.yaml", [imaging.address, ocr.address, espeak.address]
-    )
-    router = start_router(config)
-    yield router
-    router.stop()
+    with router_for(tmp_path_factory.mktemp("local"), imaging, ocr, espeak) as router:
+        yield router
 
 
 @pytest.fixture
 async def client(local_mesh: ServerProcess) -> AsyncIterator[PrizmClient]:
     """A client of the router, once all three providers are routable."""
-    await wait_routable(local_mesh.address, 3)
-    async with PrizmClient(local_mesh.address) as connected:
+    async with client_of(local_mesh.address, 3) as connected:
         yield connected
 
 

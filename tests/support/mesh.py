@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
 
-__all__ = ["recognised_words", "wait_routable", "wait_until"]
+__all__ = ["client_of", "recognised_words", "wait_routable", "wait_until"]
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.01) -> float:
@@ -37,6 +38,14 @@ async def wait_routable(router: str, count: int, timeout: float = 60.0) -> list[
 
         await wait_until(ready, timeout, interval=0.05)
         return serving
+
+
+@contextlib.asynccontextmanager
+async def client_of(router: str, providers: int) -> AsyncIterator[PrizmClient]:
+    """A client of `router` once `providers` endpoints are routable there."""
+    await wait_routable(router, providers)
+    async with PrizmClient(router) as client:
+        yield client
 
 
 def recognised_words(expected: str, transcript: str) -> int:

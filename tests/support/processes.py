@@ -128,6 +128,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
+def router_for(folder: Path, *providers: ServerProcess) -> Iterator[ServerProcess]:
+    """A router with `providers` as its static endpoints (config in `folder`), stopped on exit."""
+    router = start_router(write_config(folder / "router.yaml", [p.address for p in providers]))
+    try:
+        yield router
+    finally:
+        router.stop()
+
+
+@contextlib.contextmanager
 def synthetic_mesh(
     config_path: Path, replicas: int, *provider_args: str, **settings: object
 ) -> Iterator[tuple[ServerProcess, list[ServerProcess]]]:
