@@ -279,4 +279,5 @@ async def test_a_200_mb_video_goes_through_the_router_with_flat_memory(
     assert abs(float(output.metadata["duration_s"]) - frames / 25) < 0.1
     assert await asyncio.to_thread(frames_sha256, target) == await asyncio.to_thread(frames_sha256, source)
     figures["video_200mb_router_growth_mib"] = round(router_memory.growth_mib, 1)
-    assert router_memory.growth_mib < 48, "the router streams both ways, it never holds the video"
+    # Measured 12 to 30 MiB here (buffers and threads on first use); holding the video would be 200+.
+    assert router_memory.growth_mib < 64, "the router streams both ways, it never holds the video"
