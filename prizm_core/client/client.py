@@ -28,6 +28,7 @@ from prizm_core.client.conversion import kind_by_name, plan_conversion
 from prizm_core.client.results import FileSink, JobResult, MemorySink, OutputSink, ResultBuilder
 from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue, options_struct
+from prizm_core.streams import read_apart
 
 __all__ = ["DEFAULT_ROUTER", "Conversion", "Inputs", "PrizmClient", "router_address"]
 
@@ -239,13 +240,14 @@ class PrizmClient:
             routing=routing,
         )
         call = self._stub.Transform(request, timeout=timeout, metadata=self._metadata)
+        events = read_apart(call)
         try:
-            async for event in call:
+            async for event in events:
                 yield event
         except grpc.aio.AioRpcError as exc:
             raise PrizmError.from_rpc_error(exc) from None
         finally:
-            call.cancel()
+            await events.aclose()  # cancels the call if it is still going
 
     async def run(
         self,

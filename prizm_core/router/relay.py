@@ -23,6 +23,7 @@ from prizm_core.errors import DOMAIN, PrizmError, error_details
 from prizm_core.router.core import FAILOVER_CODES, Router
 from prizm_core.router.registry import Endpoint
 from prizm_core.router.routing import Route
+from prizm_core.streams import read_apart
 
 __all__ = ["relay"]
 
@@ -155,8 +156,9 @@ async def relay(
         call = endpoint.transform(
             payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
         )
+        messages = read_apart(call)
         try:
-            async for message in call:
+            async for message in messages:
                 if relayed == 0:
                     router.budget.success()
                 relayed += 1
@@ -185,5 +187,5 @@ async def relay(
             attempts.queue.clear()  # choose afresh: health has moved on since the job started
         finally:
             endpoint.in_flight -= 1
-            call.cancel()
+            await messages.aclose()  # cancels the call if it is still going
     raise crash or attempts.exhausted()
