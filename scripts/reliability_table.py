@@ -36,6 +36,10 @@ ROWS = {
     "rolling_restart_restarts": ("restarts during it", "≥ 6"),
     "rolling_restart_failed_calls": ("failed calls during it", "0"),
     "replica_split_of_40": ("40 concurrent jobs split over 2 replicas", "each ≥ 12"),
+    "soak_rss_kib_per_1000_streams": ("router RSS slope over a 10,000-stream soak (KiB per 1,000)", "< 400"),
+    "soak_rss_growth_mib": ("router RSS growth after the soak's warm-up (MiB)", "-"),
+    "upload_48mib_router_growth_mib": ("router RSS growth, 48 MiB upload and job (MiB)", "< 32"),
+    "video_200mb_router_growth_mib": ("router RSS growth, 207 MB video in and out (MiB)", "< 64"),
 }
 
 
