@@ -38,6 +38,16 @@ ROWS = {
     "replica_split_of_40": ("40 concurrent jobs split over 2 replicas", "each ≥ 12"),
     "soak_rss_kib_per_1000_streams": ("router RSS slope over a 10,000-stream soak (KiB per 1,000)", "< 400"),
     "soak_rss_growth_mib": ("router RSS growth after the soak's warm-up (MiB)", "-"),
+    "flood_1000_streams_slowest_refusal_ms": (
+        "1,000 streams on one connection: slowest refusal (ms)",
+        "< 2000",
+    ),
+    "flood_1000_streams_bystander_job_ms": ("... a job of another caller meanwhile (ms)", "< 1000"),
+    "rapid_reset_pairs_sent_of_10000": ("open-then-reset pairs sent on one connection, of 10,000", "-"),
+    "rapid_reset_bystander_job_ms": ("... a job of another caller right after (ms)", "< 1000"),
+    "rapid_reset_router_growth_mib": ("... router RSS growth (MiB)", "< 32"),
+    "ping_flood_pings_sent": ("ping flood: pings sent before GOAWAY ENHANCE_YOUR_CALM", "-"),
+    "ping_flood_closed_after_s": ("... connection closed after (s)", "< 5"),
     "upload_48mib_router_growth_mib": ("router RSS growth, 48 MiB upload and job (MiB)", "< 32"),
     "video_200mb_router_growth_mib": ("router RSS growth, 207 MB video in and out (MiB)", "< 64"),
 }
