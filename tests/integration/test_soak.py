@@ -98,7 +98,11 @@ async def test_ten_thousand_streams_leave_the_router_as_they_found_it(
         # Measured here: about 100 KiB per 1,000 streams (RSS noise), and 800 when cancelled reads
         # leaked gRPC's native buffers (grpc/grpc#43360, before prizm_core.streams).
         assert slope < 400, samples
-        assert all(s[1:] == samples[0][1:] for s in samples[1:]), "threads and sockets stay as after warm-up"
+        # gRPC starts and stops a few threads of its own as load comes and goes; a leak would be
+        # one per stream.
+        _, threads, sockets = samples[0]
+        assert max(s[1] for s in samples) <= threads + 4, samples
+        assert max(s[2] for s in samples) <= sockets + 2, samples
     finally:
         for server in (router, good, faulty):
             server.stop()
