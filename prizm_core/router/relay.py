@@ -152,11 +152,11 @@ async def relay(
     crash: PrizmError | None = None
     while (endpoint := await attempts.next(deadline, wait_for_ready)) is not None:
         offset, relayed = sent, 0
-        endpoint.in_flight += 1
         call = endpoint.transform(
             payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
         )
         messages = read_apart(call)
+        endpoint.in_flight += 1  # here, so that the finally below always takes it back
         try:
             async for message in messages:
                 if relayed == 0:

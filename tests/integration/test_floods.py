@@ -15,9 +15,8 @@ from benchmarks.processes import rss_kib
 from prizm_core.channels import insecure_channel
 from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
-from tests.support.control import status
 from tests.support.h2raw import ENHANCE_YOUR_CALM, RawConnection
-from tests.support.mesh import client_of, wait_until
+from tests.support.mesh import client_of, settled
 from tests.support.processes import ServerProcess, router_for, start_provider
 
 pytestmark = pytest.mark.faults
@@ -64,16 +63,6 @@ async def _bystander_job_s(client: PrizmClient) -> float:
     return time.monotonic() - started
 
 
-async def _settled(router: ServerProcess, provider: ServerProcess, client: PrizmClient) -> None:
-    """Waits until nothing is in flight at the router or the provider."""
-
-    async def idle() -> bool:
-        endpoints = await client.list_providers()
-        return all(e.in_flight == 0 for e in endpoints) and (await status(provider.address)).active_jobs == 0
-
-    await wait_until(idle, timeout=5, interval=0.05)
-
-
 async def test_a_thousand_streams_on_one_connection_are_bounded(
     router: ServerProcess, provider: ServerProcess, bystander: PrizmClient, figures: dict[str, object]
 ) -> None:
@@ -101,7 +90,7 @@ async def test_a_thousand_streams_on_one_connection_are_bounded(
     figures["flood_1000_streams_bystander_job_ms"] = round(during * 1000, 1)
     assert max(refused_after) < 2.0
     assert during < 1.0, "a caller on another connection is not held up by the flood"
-    await _settled(router, provider, bystander)
+    await settled(bystander, provider.address)
 
 
 async def test_open_then_reset_loops_leave_nothing_behind(
@@ -119,7 +108,7 @@ async def test_open_then_reset_loops_leave_nothing_behind(
     figures["rapid_reset_seconds"] = round(time.monotonic() - started, 2)
     figures["rapid_reset_bystander_job_ms"] = round(during * 1000, 1)
     assert during < 1.0
-    await _settled(router, provider, bystander)
+    await settled(bystander, provider.address)
     growth_mib = (rss_kib(router.pid) - before_kib) / 1024
     figures["rapid_reset_router_growth_mib"] = round(growth_mib, 1)
     assert growth_mib < 32

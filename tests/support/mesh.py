@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
+from tests.support.control import status
 
-__all__ = ["client_of", "recognised_words", "wait_routable", "wait_until"]
+__all__ = ["client_of", "recognised_words", "settled", "wait_routable", "wait_until"]
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.01) -> float:
@@ -46,6 +47,24 @@ async def client_of(router: str, providers: int) -> AsyncIterator[PrizmClient]:
     await wait_routable(router, providers)
     async with PrizmClient(router) as client:
         yield client
+
+
+async def settled(client: PrizmClient, *providers: str, timeout: float = 5.0) -> None:
+    """Waits until nothing is in flight at the router nor active at `providers` (addresses).
+
+    A caller that cancels returns at once; the router and the provider learn of it a moment later.
+    """
+    seen: list[tuple[str, int]] = []
+
+    async def idle() -> bool:
+        seen[:] = [(e.address, e.in_flight) for e in await client.list_providers()]
+        seen.extend([(address, (await status(address)).active_jobs) for address in providers])
+        return not any(count for _, count in seen)
+
+    try:
+        await wait_until(idle, timeout, interval=0.05)
+    except AssertionError:
+        raise AssertionError(f"still in flight after {timeout} s (address, jobs): {seen}") from None
 
 
 def recognised_words(expected: str, transcript: str) -> int:
