@@ -11,19 +11,27 @@ from typing import Any
 
 import grpc
 
-from benchmarks.load import Target, estimate_request
+from benchmarks.load import TRANSFORM, Target, estimate_request, transform_request
 from benchmarks.processes import ServerProcess, start_provider, start_router, start_server, write_config
 from benchmarks.scenarios import gbps, measure, streams_per_second, transform_ms
 from benchmarks.stats import summary
 from prizm_core.channels import channel_options
+from tests.support.fault_proxy import FaultProxy
 from tests.support.mesh import wait_routable
 
-__all__ = ["channel_reuse", "chunk_size", "event_loop", "relay_parsing", "router_workers"]
+__all__ = ["channel_reuse", "chunk_size", "event_loop", "keepalive", "relay_parsing", "router_workers"]
 
 
 @contextlib.asynccontextmanager
-async def _targets(addresses: dict[str, str], connections: int = 1) -> AsyncIterator[dict[str, Target]]:
-    targets = {name: await Target(name, address, connections).open() for name, address in addresses.items()}
+async def _targets(
+    addresses: dict[str, str], connections: int = 1, options: dict[str, list[tuple[str, int]]] | None = None
+) -> AsyncIterator[dict[str, Target]]:
+    """Opened targets by name; `options`, by name, replaces Prizm's channel options."""
+    chosen = options or {}
+    targets = {
+        name: await Target(name, address, connections, options=chosen.get(name) or channel_options()).open()
+        for name, address in addresses.items()
+    }
     try:
         yield targets
     finally:
@@ -125,3 +133,54 @@ async def channel_reuse(calls: int) -> dict[str, Any]:
     finally:
         provider.stop()
     return {"reused_ms": summary(reused), "new_channel_per_call_ms": summary(fresh)}
+
+
+def _without_keepalive() -> list[tuple[str, int]]:
+    """Prizm's channel options less its keepalive ones: gRPC's defaults (no pings, 20 s ping timeout)."""
+    return [(k, v) for k, v in channel_options() if "keepalive" not in k and "ping" not in k]
+
+
+async def _silent_call_s(address: str, options: list[tuple[str, int]], deadline_s: float) -> float:
+    """Starts a long Transform through a fault proxy, stalls the proxy after the first event
+    (a peer gone silent: no FIN, no RST) and returns how long the call took to fail."""
+    proxy = FaultProxy(address).start()
+    request = transform_request(events=10_000, output_bytes=16, interval_ms=50)
+    try:
+        async with grpc.aio.insecure_channel(proxy.address, options=options) as channel:
+            transform: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(TRANSFORM)
+            call = transform(request, timeout=deadline_s)
+            await call.read()
+            proxy.set_mode("stall")
+            stalled = time.perf_counter()
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                while await call.read() is not grpc.aio.EOF:
+                    pass
+            return time.perf_counter() - stalled
+    finally:
+        proxy.close()
+
+
+async def keepalive(
+    rounds: int, calls: int, seconds: float, repeats: int, deadline_s: float
+) -> dict[str, Any]:
+    """Prizm's keepalive (a ping every 5 s, 1 s to answer) vs gRPC's defaults, on one hop to a
+    provider: what the pings cost a Transform, and how long a call on a connection that went
+    silent takes to fail (without pings, the caller's deadline)."""
+    provider = start_provider("synthetic")
+    options = {"direct": _without_keepalive(), "keepalive": channel_options()}
+    try:
+        async with _targets(dict.fromkeys(options, provider.address), options=options) as targets:
+            latency = await measure(targets, rounds, transform_ms(calls))
+            rate = await measure(targets, rounds, streams_per_second(32, seconds), lower_is_better=False)
+        silent: dict[str, list[float]] = {name: [] for name in options}
+        for _ in range(repeats):
+            for name, chosen in options.items():
+                silent[name].append(await _silent_call_s(provider.address, chosen, deadline_s))
+    finally:
+        provider.stop()
+    return {
+        "transform_ms": latency,
+        "streams_per_s_32": rate,
+        "silent_peer_fails_after_s": {name: summary(values) for name, values in silent.items()},
+        "deadline_s": deadline_s,
+    }

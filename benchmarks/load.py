@@ -56,6 +56,7 @@ class Target:
     address: str
     connections: int = 1
     transform: str = TRANSFORM
+    options: list[tuple[str, int]] = field(default_factory=channel_options)
     _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     async def open(self) -> Target:
@@ -63,7 +64,7 @@ class Target:
         for index in range(self.connections):
             # A distinct argument per channel keeps gRPC from sharing one connection between them.
             options = [
-                *channel_options(),
+                *self.options,
                 ("grpc.use_local_subchannel_pool", 1),
                 ("prizm.bench.channel", index),
             ]

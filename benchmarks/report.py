@@ -152,6 +152,21 @@ def _levers(results: dict[str, Any]) -> list[str]:
         f"| 2 router processes on one port vs 1, over {connections} connections | "
         f"{workers['workers-2']['p50']:.0f} vs {workers['workers-1']['p50']:.0f} streams/s "
         f"(direct {workers['direct']['p50']:.0f}) | opt-in (`--workers`) |",
+        *_keepalive(levers.get("keepalive")),
+    ]
+
+
+def _keepalive(keepalive: dict[str, Any] | None) -> list[str]:
+    if not keepalive:
+        return []
+    latency, rate = keepalive["transform_ms"], keepalive["streams_per_s_32"]
+    silent = keepalive["silent_peer_fails_after_s"]
+    return [
+        "| keepalive pings every 5 s, 1 s to answer, vs gRPC's defaults (one hop to a provider) | "
+        f"Transform p50 {latency['keepalive']['p50']:.2f} vs {latency['direct']['p50']:.2f} ms; "
+        f"{rate['keepalive']['p50']:.0f} vs {rate['direct']['p50']:.0f} streams/s; a call on a connection "
+        f"gone silent fails after {silent['keepalive']['p50']:.1f} s vs {silent['direct']['p50']:.1f} s "
+        f"(its {keepalive['deadline_s']:.0f} s deadline) | yes |",
     ]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import uvloop
 
 from benchmarks.detection import failure_detection
-from benchmarks.levers import channel_reuse, chunk_size, event_loop, relay_parsing, router_workers
+from benchmarks.levers import channel_reuse, chunk_size, event_loop, keepalive, relay_parsing, router_workers
 from benchmarks.nginx import nginx_available
 from benchmarks.processes import cores
 from benchmarks.scale import open_streams, provider_count
@@ -42,6 +42,8 @@ class Plan:
     provider_counts: list[int] = field(default_factory=lambda: [1, 8, 64])
     stream_counts: list[int] = field(default_factory=lambda: [1, 10, 100, 1000])
     chunk_kib: list[int] = field(default_factory=lambda: [16, 64, 256, 512, 1024])
+    silent_repeats: int = 3
+    silent_deadline_s: float = 20.0
 
 
 QUICK = Plan(
@@ -55,6 +57,8 @@ QUICK = Plan(
     provider_counts=[1, 2],
     stream_counts=[1, 10],
     chunk_kib=[64, 512],
+    silent_repeats=1,
+    silent_deadline_s=7.0,
 )
 
 
@@ -87,6 +91,9 @@ async def _levers(workdir: Path, plan: Plan) -> dict[str, Any]:
         "chunk_size": await chunk_size(workdir, min(plan.rounds, 3), plan.lever_bytes, plan.chunk_kib),
         "router_workers": await router_workers(workdir, plan.rounds, plan.seconds, connections=4),
         "channel_reuse": await channel_reuse(plan.unary_calls),
+        "keepalive": await keepalive(
+            plan.rounds, plan.transform_calls, plan.seconds, plan.silent_repeats, plan.silent_deadline_s
+        ),
     }
 
 

@@ -41,6 +41,11 @@ def test_a_quick_benchmark_run_measures_every_scenario(tmp_path: Path) -> None:
         "chunk_size",
         "router_workers",
         "channel_reuse",
+        "keepalive",
     }
+    # Keepalive pings end a call on a connection gone silent; without them it waits for its deadline.
+    keepalive = results["levers"]["keepalive"]
+    silent = keepalive["silent_peer_fails_after_s"]
+    assert silent["keepalive"]["p50"] < 6.5 < keepalive["deadline_s"] * 0.95 <= silent["direct"]["p50"]
     text = render(results)
     assert "Where each goal stands" in text and "| EstimateCost p50 (ms)" in text

@@ -97,8 +97,10 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         await self._reset()
-        for task in asyncio.all_tasks(self._loop) - {asyncio.current_task()}:
+        tasks = asyncio.all_tasks(self._loop) - {asyncio.current_task()}
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # ended before the loop stops
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = self.target.rsplit(":", 1)
@@ -111,6 +113,9 @@ class FaultProxy:
         self._connections.add(pair)
         try:
             await asyncio.gather(self._pipe(reader, up_writer, False), self._pipe(up_reader, writer, True))
+        except asyncio.CancelledError:
+            # Closing. Ends quietly: Python 3.11's start_server reports a cancelled handler as an error.
+            pass
         finally:
             self._connections.discard(pair)
             writer.transport.abort()
