@@ -24,6 +24,10 @@ CHUNK_BYTES = 512 * 1024
 # hung provider is seen within seconds instead of the 60 s default ping timeout.
 _KEEPALIVE_TIME_MS = 5_000
 _PING_TIMEOUT_MS = 1_000
+# How long one connection attempt (TCP and the HTTP/2 handshake) may take. gRPC takes it from
+# `grpc.min_reconnect_backoff_ms`; at 100 ms a peer across a slow network, or a busy one, could
+# never be reached. Redialing stays quick: the backoff between attempts starts at 100 ms.
+_CONNECT_TIMEOUT_MS = 5_000
 # Servers accept pings this often (a little below what clients send), so they never
 # answer a router's keepalive with GOAWAY too_many_pings.
 _MIN_RECV_PING_INTERVAL_MS = 1_000
@@ -56,8 +60,8 @@ def channel_options(max_reconnect_backoff_ms: int = 1_000) -> list[tuple[str, in
         ("grpc.http2.max_pings_without_data", 0),
         # Reconnect quickly after a provider restarts instead of backing off for seconds.
         ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", max_reconnect_backoff_ms),
+        ("grpc.min_reconnect_backoff_ms", _CONNECT_TIMEOUT_MS),
     ]
 
 
