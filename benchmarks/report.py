@@ -80,11 +80,12 @@ def _targets(results: dict[str, Any]) -> list[str]:
             abs(providers[most] - 1) <= 0.05,
         )
     if streams:
-        cpu = [v["cpu_per_call_ms"] for v in streams.values()]
+        # Flat means no growth with the number of streams; falling (the loop batches wakeups) is fine.
+        cpu = [streams[n]["cpu_per_call_ms"] for n in sorted(streams, key=int)]
         row(
-            f"CPU per call flat from {min(streams, key=int)} to {max(streams, key=int)} streams",
+            f"CPU per call flat (no growth) from {min(streams, key=int)} to {max(streams, key=int)} streams",
             " / ".join(f"{c:.2f}" for c in cpu) + " ms",
-            max(cpu) <= 1.25 * min(cpu),
+            max(cpu) <= 1.25 * cpu[0],
         )
     return rows
 
@@ -107,6 +108,19 @@ def _scale(results: dict[str, Any]) -> list[str]:
         for n, ratio in sorted(providers["ratio_p50_to_1"].items(), key=lambda item: int(item[0])):
             rows.append(f"| {n} | {providers[n]['p50']:.2f} | {ratio:.3f} |")
         rows.append("")
+        intervals = providers.get("by_check_interval", {})
+        if intervals:
+            rows += [
+                "| providers @ health check interval | Transform p50 (ms) | ratio to 1 | router idle CPU "
+                "| providers' idle CPU (all) |",
+                "|---|---|---|---|---|",
+            ]
+            for key, v in intervals.items():
+                rows.append(
+                    f"| {key} | {v['p50']:.2f} | {v['ratio_p50_to_1']:.3f} "
+                    f"| {v['router_idle_cpu_pct']:.1f} % | {v['providers_idle_cpu_pct']:.1f} % |"
+                )
+            rows.append("")
     streams = results.get("streams")
     if streams:
         rows += [

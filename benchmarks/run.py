@@ -40,6 +40,7 @@ class Plan:
     lever_bytes: int = 128 * MIB
     detection_repeats: int = 3
     provider_counts: list[int] = field(default_factory=lambda: [1, 8, 64])
+    slower_checks_s: list[float] = field(default_factory=lambda: [1.0])
     stream_counts: list[int] = field(default_factory=lambda: [1, 10, 100, 1000])
     chunk_kib: list[int] = field(default_factory=lambda: [16, 64, 256, 512, 1024])
     silent_repeats: int = 3
@@ -135,7 +136,7 @@ async def run(groups: list[str], plan: Plan, with_nginx: bool) -> dict[str, Any]
             "request": lambda: _request_path(workdir, plan, with_nginx),
             "detection": lambda: failure_detection(workdir, plan.detection_repeats),
             "providers": lambda: provider_count(
-                workdir, plan.provider_counts, plan.rounds, plan.transform_calls
+                workdir, plan.provider_counts, plan.rounds, plan.transform_calls, plan.slower_checks_s
             ),
             "streams": lambda: open_streams(workdir, plan.stream_counts, plan.seconds * 2),
             "levers": lambda: _levers(workdir, plan),

@@ -8,47 +8,85 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.load import ROUTED_TRANSFORM, Target, transform_request
-from benchmarks.processes import cpu_seconds, rss_kib, start_provider, start_router, write_config
+from benchmarks.processes import (
+    ServerProcess,
+    cpu_seconds,
+    rss_kib,
+    start_provider,
+    start_router,
+    write_config,
+)
 from benchmarks.stats import summary
+from prizm_core.config import HealthSettings
 from tests.support.mesh import wait_routable
 
 __all__ = ["open_streams", "provider_count"]
 
 
-async def provider_count(workdir: Path, counts: list[int], rounds: int, calls: int) -> dict[str, Any]:
+async def provider_count(
+    workdir: Path, counts: list[int], rounds: int, calls: int, slower_checks_s: list[float]
+) -> dict[str, Any]:
     """Transform p50 (ms) through a router that knows N providers, each N in turn, `rounds` times.
 
     Every job names the same provider, so what changes is only what the router
-    has to know, watch and choose from (not which process does the work).
+    has to know, watch and choose from (not which process does the work). The
+    largest N runs again with each of `slower_checks_s` as the health check
+    (heartbeat) interval, with the router's and the providers' idle CPU beside it.
     """
+    most = max(counts)
     providers = [
-        start_provider("synthetic", env={"PRIZM_SYNTHETIC_ID": f"synthetic-{i}"}) for i in range(max(counts))
+        start_provider("synthetic", env={"PRIZM_SYNTHETIC_ID": f"synthetic-{i}"}) for i in range(most)
     ]
-    samples: dict[int, list[float]] = {n: [] for n in counts}
+    runs = [(n, HealthSettings().check_interval_s) for n in counts] + [(most, s) for s in slower_checks_s]
+    samples: dict[tuple[int, float], list[float]] = {run: [] for run in runs}
+    idle: dict[tuple[int, float], list[tuple[float, float]]] = {run: [] for run in runs}
     request = transform_request(events=10, output_bytes=1024, provider="synthetic-0")
     try:
         for round_index in range(rounds):
-            order = counts if round_index % 2 == 0 else list(reversed(counts))
-            for n in order:
-                config = write_config(workdir / f"scale-{n}.yaml", [p.address for p in providers[:n]])
+            for n, interval in runs if round_index % 2 == 0 else list(reversed(runs)):
+                health = {"check_interval_s": interval, "check_timeout_s": interval * 1.4}
+                config = write_config(
+                    workdir / f"scale-{n}.yaml", [p.address for p in providers[:n]], health=health
+                )
                 router = start_router(config)
                 try:
                     await wait_routable(router.address, n, timeout=120)
                     await asyncio.sleep(1.0)  # let the health checks settle into their rhythm
+                    idle[n, interval].append(await _idle_cpu(router, providers[:n]))
                     target = await Target("router", router.address, transform=ROUTED_TRANSFORM).open()
                     for _ in range(50):
                         await target.stream(request)
-                    samples[n] += [(await target.stream(request))[0] * 1000 for _ in range(calls)]
+                    samples[n, interval] += [(await target.stream(request))[0] * 1000 for _ in range(calls)]
                     await target.close()
                 finally:
                     router.stop()
     finally:
         for provider in providers:
             provider.stop()
-    result: dict[str, Any] = {str(n): summary(values) for n, values in samples.items()}
+    result: dict[str, Any] = {str(n): summary(samples[n, interval]) for n, interval in runs[: len(counts)]}
     base = result[str(counts[0])]["p50"]
     result["ratio_p50_to_1"] = {str(n): result[str(n)]["p50"] / base for n in counts}
+    result["by_check_interval"] = {
+        f"{n}@{interval:g}s": {
+            "p50": summary(samples[n, interval])["p50"],
+            "ratio_p50_to_1": summary(samples[n, interval])["p50"] / base,
+            "router_idle_cpu_pct": round(100 * min(r for r, _ in idle[n, interval]), 1),
+            "providers_idle_cpu_pct": round(100 * min(p for _, p in idle[n, interval]), 1),
+        }
+        for n, interval in runs
+        if n == most
+    }
     return result
+
+
+async def _idle_cpu(
+    router: ServerProcess, providers: list[ServerProcess], seconds: float = 2.0
+) -> tuple[float, float]:
+    """The router's and the providers' (together) CPU use while no job runs, as fractions of a core."""
+    before = cpu_seconds(router.pid), sum(cpu_seconds(p.pid) for p in providers)
+    await asyncio.sleep(seconds)
+    after = cpu_seconds(router.pid), sum(cpu_seconds(p.pid) for p in providers)
+    return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
 
 
 async def _all_open(flags: list[asyncio.Event], holders: list[asyncio.Task[Any]], n: int) -> None:

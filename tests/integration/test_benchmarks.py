@@ -34,6 +34,9 @@ def test_a_quick_benchmark_run_measures_every_scenario(tmp_path: Path) -> None:
     assert request["large_output_gbps"]["router"]["p50"] > 0
     assert results["detection"]["killed"]["p50"] < 50
     assert set(results["providers"]["ratio_p50_to_1"]) == {"1", "2"}
+    intervals = results["providers"]["by_check_interval"]
+    assert set(intervals) == {"2@0.25s", "2@1s"}
+    assert all(v["router_idle_cpu_pct"] >= 0 and v["p50"] > 0 for v in intervals.values())
     assert all(v["calls"] > 0 for v in results["streams"].values())
     assert set(results["levers"]) == {
         "relay_parsing",
