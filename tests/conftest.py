@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,28 +11,26 @@ import pytest
 from tests.support.processes import ServerProcess, router_for, start_provider
 
 
-@pytest.fixture(scope="session")
-def piper() -> Iterator[ServerProcess]:
-    """The piper provider."""
-    server = start_provider("piper")
-    yield server
-    server.stop()
+def _session_provider(name: str) -> Callable[[], Iterator[ServerProcess]]:
+    """A session fixture named `name`: that provider's server, started once, stopped at the end."""
+
+    @pytest.fixture(scope="session", name=name)
+    def provider() -> Iterator[ServerProcess]:
+        server = start_provider(name)
+        yield server
+        server.stop()
+
+    provider.__doc__ = f"The {name} provider, started once for the session."
+    return provider
 
 
-@pytest.fixture(scope="session")
-def pocketsphinx() -> Iterator[ServerProcess]:
-    """The pocketsphinx provider."""
-    server = start_provider("pocketsphinx")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def synthetic() -> Iterator[ServerProcess]:
-    """The synthetic provider."""
-    server = start_provider("synthetic")
-    yield server
-    server.stop()
+piper = _session_provider("piper")
+pocketsphinx = _session_provider("pocketsphinx")
+synthetic = _session_provider("synthetic")
+ffmpeg = _session_provider("ffmpeg")
+imaging = _session_provider("imaging")
+ocr = _session_provider("ocr")
+espeak = _session_provider("espeak")
 
 
 @pytest.fixture(scope="session")
@@ -65,35 +63,3 @@ def figures() -> Iterator[dict[str, object]]:
         FIGURES.parent.mkdir(exist_ok=True)
         known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
         FIGURES.write_text(json.dumps({**known, **found}, indent=2, sort_keys=True) + "\n")
-
-
-@pytest.fixture(scope="session")
-def ffmpeg() -> Iterator[ServerProcess]:
-    """The ffmpeg provider."""
-    server = start_provider("ffmpeg")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def imaging() -> Iterator[ServerProcess]:
-    """The imaging provider."""
-    server = start_provider("imaging")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def ocr() -> Iterator[ServerProcess]:
-    """The OCR provider."""
-    server = start_provider("ocr")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def espeak() -> Iterator[ServerProcess]:
-    """The espeak provider."""
-    server = start_provider("espeak")
-    yield server
-    server.stop()
