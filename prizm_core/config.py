@@ -111,6 +111,7 @@ class RouterConfig:
     default_policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
     reflection: bool = True
     grace_s: float = 10.0
+    drain_s: float = 30.0
     max_attempts: int = 3
     lease_s: float = 30.0
     dns: tuple[DnsTarget, ...] = ()
@@ -211,6 +212,7 @@ _TOP_LEVEL = {
     "default_policy",
     "reflection",
     "grace_s",
+    "drain_s",
     "max_attempts",
     "lease_s",
     "max_jobs",
@@ -244,6 +246,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         default_policy=parse_policy(str(data.get("default_policy", "priority"))),
         reflection=bool(data.get("reflection", True)),
         grace_s=_number(data.get("grace_s", RouterConfig.grace_s), f"{source}: grace_s"),
+        drain_s=_number(data.get("drain_s", RouterConfig.drain_s), f"{source}: drain_s"),
         max_attempts=_int(data.get("max_attempts", 3), f"{source}: max_attempts", 1),
         lease_s=_number(data.get("lease_s", RouterConfig.lease_s), f"{source}: lease_s", 0.1),
         max_jobs=_int(data.get("max_jobs", RouterConfig.max_jobs), f"{source}: max_jobs", 1),

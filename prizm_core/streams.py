@@ -22,6 +22,13 @@ _END = object()
 _FINISHING: set[asyncio.Task[None]] = set()
 
 
+def _closed_under(call: grpc.aio.UnaryStreamCall[Any, Any]) -> grpc.aio.AioRpcError:
+    empty = grpc.aio.Metadata()
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.CANCELLED, empty, empty, "the channel was closed while the call was in flight"
+    )
+
+
 async def read_apart(call: grpc.aio.UnaryStreamCall[Any, Any]) -> AsyncGenerator[Any, None]:
     """Yields the call's messages; raises its `AioRpcError` if it ends with one.
 
@@ -39,6 +46,14 @@ async def read_apart(call: grpc.aio.UnaryStreamCall[Any, Any]) -> AsyncGenerator
                 message = await call.read()
             except grpc.aio.AioRpcError as exc:
                 item: object = exc
+            except asyncio.CancelledError:
+                # grpc.aio raises CancelledError from the read of a call cancelled on this side. When
+                # the consumer left, that was us; otherwise the channel was closed under the call, and
+                # the consumer must hear of it rather than wait forever on the slot.
+                task = asyncio.current_task()
+                if left or (task is not None and task.cancelling()):
+                    raise
+                item = _closed_under(call)
             else:
                 item = _END if message is grpc.aio.EOF else message
             finally:

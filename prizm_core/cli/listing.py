@@ -23,6 +23,7 @@ _STATE_STYLE = {
     router_pb.ENDPOINT_STATE_SERVING: "green",
     router_pb.ENDPOINT_STATE_NOT_SERVING: "red",
     router_pb.ENDPOINT_STATE_PENDING: "yellow",
+    router_pb.ENDPOINT_STATE_DRAINING: "yellow",
 }
 
 

@@ -16,7 +16,7 @@ from prizm_core.router.admission import Admission
 from prizm_core.router.asset_servicer import AssetServicer
 from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router, RouterSettings
-from prizm_core.router.dns import DnsDiscovery
+from prizm_core.router.dns import DnsDiscovery, Resolver, system_resolver
 from prizm_core.router.leases import Leases
 from prizm_core.router.servicer import Dispatcher, MeshModelServicer, MeshProviderServicer, RouterServicer
 from prizm_core.router.sidecars import Sidecar, SidecarManager
@@ -51,23 +51,27 @@ def _server(config: RouterConfig, router: Router, leases: Leases, assets: AssetS
     return server
 
 
-async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
+async def run_router(config: RouterConfig, stop: asyncio.Event, resolver: Resolver = system_resolver) -> None:
     """Runs a router until `stop` is set, then drains it and stops its sidecars.
 
-    The router serves at once; providers join as they turn SERVING.
+    The router serves at once; providers join as they turn SERVING. `resolver`
+    answers the DNS names of `config.dns`.
     """
     router = Router(
         RouterSettings(
-            default_policy=config.default_policy, max_attempts=config.max_attempts, health=config.health
+            default_policy=config.default_policy,
+            max_attempts=config.max_attempts,
+            drain_s=config.drain_s,
+            health=config.health,
         )
     )
-    leases = Leases(router.remove_endpoint, default_s=config.lease_s)
+    leases = Leases(lambda gone: router.retire_endpoint(gone, "lease ran out"), default_s=config.lease_s)
     assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes)
     server = _server(config, router, leases, assets)
 
     def on_listening(sidecar: Sidecar, previous: str) -> None:
         if previous and previous != sidecar.address:
-            asyncio.get_running_loop().create_task(router.remove_endpoint(previous))
+            router.retire_endpoint(previous, f"sidecar {sidecar.name} moved to {sidecar.address}")
         router.add_endpoint(sidecar.address, router_pb.DISCOVERY_SOURCE_SIDECAR, sidecar.spec.priority)
 
     sidecars = SidecarManager(on_listening, config.grace_s)
@@ -75,7 +79,7 @@ async def run_router(config: RouterConfig, stop: asyncio.Event) -> None:
     router.asset_source = config.advertise or address
     for provider in config.providers:
         router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
-    discovery = [asyncio.create_task(DnsDiscovery(router, target).run()) for target in config.dns]
+    discovery = [asyncio.create_task(DnsDiscovery(router, target, resolver).run()) for target in config.dns]
     try:
         for spec in config.sidecars:
             sidecars.start(spec)

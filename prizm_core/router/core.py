@@ -43,6 +43,7 @@ class RouterSettings:
         max_attempts: Most providers one job is offered to before its first event.
         estimate_timeout_s: Deadline of each provider's `EstimateCost` while routing.
         deadline_margin_s: Time kept back from the caller's deadline for the hop back.
+        drain_s: How long an endpoint leaving the mesh keeps its jobs in flight.
         health: Health checking, outlier ejection and flap damping.
     """
 
@@ -50,6 +51,7 @@ class RouterSettings:
     max_attempts: int = 3
     estimate_timeout_s: float = 2.0
     deadline_margin_s: float = 0.005
+    drain_s: float = 30.0
     health: HealthSettings = field(default_factory=HealthSettings)
 
 
@@ -61,6 +63,7 @@ class Router:
         self.registry = Registry(settings.health)
         self.health = HealthMonitor(self.registry)
         self.budget = RetryBudget()
+        self._drains: dict[str, asyncio.Task[None]] = {}
         # This router's address as providers should dial it to download uploaded inputs.
         self.asset_source = ""
 
@@ -73,18 +76,45 @@ class Router:
     def add_endpoint(
         self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0
     ) -> Endpoint:
-        """Adds an endpoint and starts watching its health."""
+        """Adds an endpoint (or takes back one that was draining) and starts watching its health."""
+        drain = self._drains.pop(address, None)
+        if drain is not None:
+            drain.cancel()
         endpoint = self.registry.add(address, source, priority)
         self.health.start(endpoint)
         return endpoint
 
-    async def remove_endpoint(self, address: str) -> None:
-        """Stops watching an endpoint and forgets it."""
-        await self.health.stop(address)
-        await self.registry.remove(address)
+    def retire_endpoint(self, address: str, why: str) -> None:
+        """Takes an endpoint out of routing at once, then removes it once its jobs have ended.
+
+        Its channel stays open for the jobs in flight, at most `drain_s`; a job
+        still running then is cut off, and its caller gets PROVIDER_CRASHED.
+        """
+        endpoint = self.registry.drain(address, why)
+        if endpoint is None or address in self._drains:
+            return
+        log.info("endpoint %s draining (%s): %d job(s) in flight", address, why, endpoint.in_flight)
+        self._drains[address] = asyncio.create_task(self._drain(endpoint), name=f"drain {address}")
+
+    async def _drain(self, endpoint: Endpoint) -> None:
+        await self.health.stop(endpoint.address)
+        try:
+            await asyncio.wait_for(endpoint.idle.wait(), self.settings.drain_s)
+        except TimeoutError:
+            log.warning(
+                "endpoint %s still had %d job(s) after draining %.1f s; cutting them off",
+                endpoint.address,
+                endpoint.in_flight,
+                self.settings.drain_s,
+            )
+        del self._drains[endpoint.address]
+        await self.registry.remove(endpoint.address)
 
     async def close(self) -> None:
-        """Stops every health watch and closes every channel."""
+        """Stops every health watch and drain and closes every channel."""
+        for task in self._drains.values():
+            task.cancel()
+        await asyncio.gather(*self._drains.values(), return_exceptions=True)
         await self.health.close()
         await self.registry.close()
 

@@ -57,7 +57,7 @@ class DnsDiscovery:
             if endpoint.source == router_pb.DISCOVERY_SOURCE_DNS:
                 self.current.add(address)
         for address in sorted(self.current - found):
-            await self.router.remove_endpoint(address)
+            self.router.retire_endpoint(address, f"gone from DNS {self.target.name}")
             self.current.discard(address)
 
     async def run(self) -> None:

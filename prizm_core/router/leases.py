@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 __all__ = ["Leases"]
 
@@ -19,7 +19,7 @@ class Leases:
 
     def __init__(
         self,
-        on_expired: Callable[[str], Awaitable[None]],
+        on_expired: Callable[[str], None],
         default_s: float = 30.0,
         max_s: float = 300.0,
     ) -> None:
@@ -49,7 +49,7 @@ class Leases:
                 del self._expiry[address]
                 log.warning("lease of %s ran out; removing it", address)
                 try:
-                    await self._on_expired(address)
+                    self._on_expired(address)
                 except Exception:  # one failed removal must not stop every later expiry
                     log.exception("removing %s after its lease failed", address)
 

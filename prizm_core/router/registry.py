@@ -21,7 +21,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core.channels import insecure_channel
 from prizm_core.config import HealthSettings
 from prizm_core.handlers import method_path
-from prizm_core.router.signals import EndpointSignals
+from prizm_core.router.signals import EndpointSignals, Verdict
 
 __all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry"]
 
@@ -82,14 +82,19 @@ class Endpoint:
     detail: str = "waiting for first SERVING"
     catalog: Catalog | None = None
     in_flight: int = 0
+    # Leaving the mesh: routes no new jobs, keeps its channel for those in flight (see Router.retire).
+    draining: bool = False
     last_failure: float = float("-inf")
     # When the health Watch stream last spoke, and whether its server repeats itself (heartbeats).
     last_heard: float = 0.0
     heartbeats: bool = False
     signals: EndpointSignals = field(default_factory=lambda: EndpointSignals(HealthSettings()))
     channel: grpc.aio.Channel = field(init=False)
+    # Set whenever no job is in flight: what a draining endpoint waits for before its channel closes.
+    idle: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        self.idle.set()
         # Redial a lost provider often: a restarted one should get traffic within a second.
         self.channel = insecure_channel(self.address, max_reconnect_backoff_ms=_REDIAL_MAX_MS)
         # Transform is relayed byte for byte: no deserializer, no serializer.
@@ -108,6 +113,17 @@ class Endpoint:
         )
         self.models = model_grpc.ModelServiceStub(self.channel)
         self.provider = provider_grpc.ProviderServiceStub(self.channel)
+
+    def begin_call(self) -> None:
+        """Counts a job in flight on this endpoint."""
+        self.in_flight += 1
+        self.idle.clear()
+
+    def end_call(self) -> None:
+        """Counts a job in flight as ended."""
+        self.in_flight -= 1
+        if self.in_flight <= 0:
+            self.idle.set()
 
     @property
     def routable(self) -> bool:
@@ -155,8 +171,18 @@ class Registry:
         return self._endpoints.get(address)
 
     def add(self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0) -> Endpoint:
-        """Adds an endpoint, or returns the one already at `address`."""
+        """Adds an endpoint, or returns the one already at `address`.
+
+        A draining endpoint found again (a provider back on the same address) is
+        taken back as new: pending until its first SERVING, from `source` now.
+        """
         existing = self._endpoints.get(address)
+        if existing is not None and existing.draining:
+            existing.draining, existing.source, existing.priority = False, source, priority
+            existing.signals = EndpointSignals(self.settings)
+            log.info("endpoint %s back (%s)", address, router_pb.DiscoverySource.Name(source))
+            self.refresh(existing)
+            return existing
         if existing is not None:
             return existing
         endpoint = Endpoint(address=address, source=source, priority=priority)
@@ -166,8 +192,18 @@ class Registry:
         self._publish(router_pb.ENDPOINT_CHANGE_ADDED, endpoint)
         return endpoint
 
+    def drain(self, address: str, why: str) -> Endpoint | None:
+        """Stops routing to the endpoint at `address` at once; its jobs in flight go on."""
+        endpoint = self._endpoints.get(address)
+        if endpoint is None or endpoint.draining:
+            return endpoint
+        endpoint.draining = True
+        endpoint.detail = why
+        self.refresh(endpoint)
+        return endpoint
+
     async def remove(self, address: str) -> None:
-        """Forgets the endpoint at `address` and closes its channel."""
+        """Forgets the endpoint at `address` and closes its channel (any call still on it ends)."""
         endpoint = self._endpoints.pop(address, None)
         if endpoint is None:
             return
@@ -179,7 +215,11 @@ class Registry:
         """Applies the verdict of the endpoint's signals (and a fresh catalog); tells whoever waits."""
         if catalog is not None:
             endpoint.catalog = catalog
-        verdict = endpoint.signals.verdict()
+        verdict = (
+            Verdict(router_pb.ENDPOINT_STATE_DRAINING, endpoint.detail)
+            if endpoint.draining
+            else endpoint.signals.verdict()
+        )
         state = verdict.state
         if endpoint.state == state and catalog is None:
             endpoint.detail = verdict.detail

@@ -7,6 +7,10 @@ provider that dies ends the call with UNAVAILABLE PROVIDER_CRASHED and the job
 is never rerun, unless the caller allowed a restart: then it runs once more
 from the start elsewhere, its events numbered on from where the caller is.
 Any status a provider returns on purpose passes through unchanged.
+
+An upstream that vanishes, however it goes (killed, its connection lost, its
+channel closed under the call when it left the mesh), is a transport fault:
+the job fails over before commit and ends PROVIDER_CRASHED after it.
 """
 
 from __future__ import annotations
@@ -30,8 +34,18 @@ __all__ = ["relay"]
 log = logging.getLogger(__name__)
 
 Metadata = Sequence[tuple[str, str | bytes]]
-# Outcomes that count against an endpoint for outlier ejection.
-_PROVIDER_FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+# Outcomes that count against an endpoint for outlier ejection: its transport failing, or a failure on
+# its side. What a provider answers because of the caller's input (INVALID_ARGUMENT, NOT_FOUND,
+# FAILED_PRECONDITION, ...) never does, nor being busy (RESOURCE_EXHAUSTED), nor the caller's deadline.
+_PROVIDER_FAULTS = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.DATA_LOSS,
+)
+# How a call ends when its upstream vanished rather than answered: the connection lost, or the channel
+# closed under it.
+_VANISHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 _MAX_RESTARTS = 1
 # Transport failures of one endpoint this close together are one incident for the retry budget.
 _INCIDENT_S = 1.0
@@ -40,6 +54,11 @@ _INCIDENT_S = 1.0
 def _deliberate(error: grpc.aio.AioRpcError) -> bool:
     """Whether a Prizm server chose this status (it carries our ErrorInfo), rather than transport."""
     return error_details(error).domain == DOMAIN
+
+
+def _vanished(error: grpc.aio.AioRpcError) -> bool:
+    """Whether the upstream went away under the call, rather than ending it with a status of its own."""
+    return error.code() in _VANISHED and not _deliberate(error)
 
 
 def _charge(router: Router, endpoint: Endpoint, error: grpc.aio.AioRpcError) -> None:
@@ -156,7 +175,7 @@ async def relay(
             payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
         )
         messages = read_apart(call)
-        endpoint.in_flight += 1  # here, so that the finally below always takes it back
+        endpoint.begin_call()  # here, so that the finally below always ends it
         try:
             async for message in messages:
                 if relayed == 0:
@@ -167,16 +186,17 @@ async def relay(
             router.call_outcome(endpoint, ok=True)
             return
         except grpc.aio.AioRpcError as exc:
-            code = exc.code()
-            router.call_outcome(endpoint, ok=code not in _PROVIDER_FAULTS)
-            if relayed == 0 and code in FAILOVER_CODES:
+            code, vanished = exc.code(), _vanished(exc)
+            if code in _PROVIDER_FAULTS:
+                router.call_outcome(endpoint, ok=False)
+            if relayed == 0 and (code in FAILOVER_CODES or vanished):
                 _charge(router, endpoint, exc)
                 attempts.failures.append(f"{endpoint.address}: {code.name}")
                 attempts.refusal = exc
                 log.warning("job %s: %s refused before its first event (%s); failing over",
                             job.job_id, endpoint.address, code.name)  # fmt: skip
                 continue
-            if relayed == 0 or code != grpc.StatusCode.UNAVAILABLE or _deliberate(exc):
+            if relayed == 0 or not vanished:
                 raise
             crash = _crashed(job.job_id, endpoint, relayed)
             if not route.allow_restart or restarts >= _MAX_RESTARTS:
@@ -186,6 +206,6 @@ async def relay(
             yield _restart_notice(job.job_id, sent, endpoint, relayed)
             attempts.queue.clear()  # choose afresh: health has moved on since the job started
         finally:
-            endpoint.in_flight -= 1
+            endpoint.end_call()
             await messages.aclose()  # cancels the call if it is still going
     raise crash or attempts.exhausted()

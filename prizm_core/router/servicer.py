@@ -203,7 +203,7 @@ class RouterServicer:
                 "ENDPOINT_NOT_REGISTERED",
                 f"{request.address} is not a registered provider",
             )
-        await self.router.remove_endpoint(request.address)
+        self.router.retire_endpoint(request.address, "deregistered")
         return router_pb.DeregisterProviderResponse()
 
     async def WatchProviders(  # noqa: N802 - gRPC method name

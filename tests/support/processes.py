@@ -17,6 +17,7 @@ from pathlib import Path
 
 __all__ = [
     "ServerProcess",
+    "children",
     "cpu_seconds",
     "start_provider",
     "start_router",
@@ -125,6 +126,23 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid`, oldest first, from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return sorted(found, key=_started)
+
+
+def _started(pid: int) -> float:
+    """When a process started, in clock ticks since boot; infinity once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except OSError:
+        return float("inf")
 
 
 @contextlib.contextmanager

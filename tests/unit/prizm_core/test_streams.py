@@ -100,3 +100,18 @@ async def test_leaving_early_cancels_the_call(numbers: Served) -> None:
     await messages.aclose()
     await asyncio.wait_for(service.cancelled.wait(), 1)
     assert call.cancelled()
+
+
+async def test_a_channel_closed_under_the_call_ends_it_with_cancelled(numbers: Served) -> None:
+    service, channel = numbers
+    messages = read_apart(_count(channel, 1000, pause_ms=20))
+    assert await anext(messages) == b"0"
+    closing = asyncio.create_task(channel.close())
+    async with asyncio.timeout(1):
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            async for _ in messages:
+                pass
+    assert ended.value.code() == grpc.StatusCode.CANCELLED
+    await closing
+    async with asyncio.timeout(1):
+        await service.cancelled.wait()

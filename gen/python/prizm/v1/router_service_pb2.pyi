@@ -98,10 +98,15 @@ class _EndpointStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Endpoin
     ENDPOINT_STATE_SERVING: _EndpointState.ValueType  # 2
     """Healthy and routable."""
     ENDPOINT_STATE_NOT_SERVING: _EndpointState.ValueType  # 3
-    """Unhealthy, unreachable or draining; not routable."""
+    """Unhealthy, unreachable, or shutting down by its own word; not routable."""
     ENDPOINT_STATE_EJECTED: _EndpointState.ValueType  # 4
     """Says it is serving but fails health checks or calls, or flaps; taken only
     when no SERVING endpoint can take a job. `detail` says why and until when.
+    """
+    ENDPOINT_STATE_DRAINING: _EndpointState.ValueType  # 5
+    """Leaving the mesh (deregistered, lease expired, gone from DNS, replaced):
+    takes no new jobs, keeps its connection until the jobs in flight end or
+    the router's `drain_s` runs out, then is removed.
     """
 
 class EndpointState(_EndpointState, metaclass=_EndpointStateEnumTypeWrapper):
@@ -114,10 +119,15 @@ ENDPOINT_STATE_PENDING: EndpointState.ValueType  # 1
 ENDPOINT_STATE_SERVING: EndpointState.ValueType  # 2
 """Healthy and routable."""
 ENDPOINT_STATE_NOT_SERVING: EndpointState.ValueType  # 3
-"""Unhealthy, unreachable or draining; not routable."""
+"""Unhealthy, unreachable, or shutting down by its own word; not routable."""
 ENDPOINT_STATE_EJECTED: EndpointState.ValueType  # 4
 """Says it is serving but fails health checks or calls, or flaps; taken only
 when no SERVING endpoint can take a job. `detail` says why and until when.
+"""
+ENDPOINT_STATE_DRAINING: EndpointState.ValueType  # 5
+"""Leaving the mesh (deregistered, lease expired, gone from DNS, replaced):
+takes no new jobs, keeps its connection until the jobs in flight end or
+the router's `drain_s` runs out, then is removed.
 """
 Global___EndpointState: _TypeAlias = EndpointState  # noqa: Y015
 

@@ -11,6 +11,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core.config import DnsTarget
 from prizm_core.router.core import Router, RouterSettings
 from prizm_core.router.dns import DnsDiscovery, system_resolver
+from tests.support.mesh import wait_until
 
 DNS = router_pb.DISCOVERY_SOURCE_DNS
 STATIC = router_pb.DISCOVERY_SOURCE_STATIC
@@ -51,7 +52,17 @@ async def router() -> AsyncIterator[Router]:
 
 
 def _endpoints(router: Router) -> dict[str, tuple[int, int]]:
-    return {e.address: (e.source, e.priority) for e in router.registry}
+    """The endpoints taking jobs: draining ones are leaving."""
+    return {e.address: (e.source, e.priority) for e in router.registry if not e.draining}
+
+
+async def _removed(router: Router, address: str) -> None:
+    """Waits until the endpoint at `address`, idle, has drained and is gone."""
+
+    async def gone() -> bool:
+        return router.registry.get(address) is None
+
+    await wait_until(gone, timeout=5, interval=0.001)
 
 
 async def test_new_addresses_become_dns_endpoints_with_the_targets_priority(router: Router) -> None:
@@ -75,7 +86,9 @@ async def test_vanished_addresses_are_removed_and_the_rest_kept(router: Router) 
     await discovery.refresh()
     assert _endpoints(router) == {B: (DNS, 7), C: (DNS, 7)}
     assert router.registry.get(B) is kept  # not re-added: its health history stays
-    assert router.registry.get(A) is None
+    gone = router.registry.get(A)
+    assert gone is not None and gone.state == router_pb.ENDPOINT_STATE_DRAINING
+    await _removed(router, A)
     resolver.addresses = set()
     await discovery.refresh()
     assert _endpoints(router) == {}

@@ -14,13 +14,13 @@ REAPED_WITHIN_S = 1.5
 
 
 class Expired:
-    """Records the addresses whose leases ran out, as the router's removal would."""
+    """Records the addresses whose leases ran out, as the router's retirement would."""
 
     def __init__(self) -> None:
         self.addresses: list[str] = []
         self.changed = asyncio.Event()
 
-    async def __call__(self, address: str) -> None:
+    def __call__(self, address: str) -> None:
         self.addresses.append(address)
         self.changed.set()
 
@@ -96,10 +96,10 @@ async def test_close_stops_the_reaper(expired: Expired) -> None:
 
 
 async def test_a_failed_removal_does_not_stop_later_expiries(expired: Expired) -> None:
-    async def fails_first(address: str) -> None:
+    def fails_first(address: str) -> None:
         if address == "127.0.0.1:1":
             raise RuntimeError("removal failed")
-        await expired(address)
+        expired(address)
 
     leases = Leases(fails_first)
     try:

@@ -20,6 +20,7 @@ REMOVED = router_pb.ENDPOINT_CHANGE_REMOVED
 PENDING = router_pb.ENDPOINT_STATE_PENDING
 SERVING = router_pb.ENDPOINT_STATE_SERVING
 NOT_SERVING = router_pb.ENDPOINT_STATE_NOT_SERVING
+DRAINING = router_pb.ENDPOINT_STATE_DRAINING
 
 PIPER = catalog("piper", [("joe", [TTS])])
 
@@ -165,3 +166,38 @@ async def test_close_closes_every_channel() -> None:
     await registry.close()
     assert a.channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
     assert b.channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
+
+
+async def test_a_draining_endpoint_is_not_routable_and_says_why(registry: Registry) -> None:
+    endpoint = registry.add("127.0.0.1:1", STATIC)
+    _report(registry, endpoint, SERVING, catalog=PIPER)
+    queue = registry.watch()
+    _drain(queue)
+    assert registry.drain("127.0.0.1:1", "deregistered") is endpoint
+    assert not endpoint.routable and endpoint.detail == "deregistered"
+    assert _drain(queue) == [(UPDATED, "127.0.0.1:1", DRAINING)]
+    _report(registry, endpoint, SERVING)  # what health says no longer matters
+    assert endpoint.state == DRAINING
+    assert registry.drain("127.0.0.1:9", "gone") is None
+
+
+async def test_an_endpoint_found_again_while_draining_starts_over_as_pending(registry: Registry) -> None:
+    endpoint = registry.add("127.0.0.1:1", STATIC)
+    _report(registry, endpoint, SERVING, catalog=PIPER)
+    registry.drain("127.0.0.1:1", "gone from DNS")
+    again = registry.add("127.0.0.1:1", SIDECAR, priority=3)
+    assert again is endpoint and not again.draining
+    assert (again.state, again.source, again.priority) == (PENDING, SIDECAR, 3)
+    _report(registry, again, SERVING, catalog=PIPER)
+    assert again.routable
+
+
+async def test_the_idle_event_follows_the_jobs_in_flight(registry: Registry) -> None:
+    endpoint = registry.add("127.0.0.1:1", STATIC)
+    assert endpoint.idle.is_set()
+    endpoint.begin_call()
+    endpoint.begin_call()
+    endpoint.end_call()
+    assert not endpoint.idle.is_set() and endpoint.in_flight == 1
+    endpoint.end_call()
+    assert endpoint.idle.is_set() and endpoint.in_flight == 0
