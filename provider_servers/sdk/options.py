@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from google.protobuf import struct_pb2
+
 from prizm_core.errors import invalid_argument
 from provider_servers.sdk.models import OptionValue, Param
 
-__all__ = ["resolve_options"]
+__all__ = ["option_values", "resolve_options"]
 
 
 Checked = tuple[OptionValue | None, str]
@@ -45,6 +47,44 @@ def _number(param: Param, value: object) -> Checked:
 _CHECKS = {"boolean": _boolean, "string": _string, "integer": _number, "number": _number}
 
 
+class _Unset:
+    """A `Value` with no kind set, as a client that misspells a Struct field can send."""
+
+
+class _Compound:
+    """A list or a nested struct: never a valid option value (every parameter is a scalar)."""
+
+
+_SCALARS = {"number_value", "string_value", "bool_value"}
+
+
+def option_values(options: struct_pb2.Struct) -> dict[str, object]:
+    """The options of a request as Python values, without trusting the Struct to be well formed.
+
+    `Struct.items()` raises on a `Value` with no kind; here such a value, a
+    list or a nested struct, becomes a marker that the checks reject with a
+    field violation, and `null` becomes None (rejected the same way).
+    """
+    values: dict[str, object] = {}
+    for name, value in options.fields.items():
+        kind = value.WhichOneof("kind")
+        if kind in _SCALARS:
+            values[name] = getattr(value, kind)
+        elif kind == "null_value":
+            values[name] = None
+        else:
+            values[name] = _Unset() if kind is None else _Compound()
+    return values
+
+
+def _problem(param: Param, value: object) -> Checked:
+    if isinstance(value, _Unset):
+        return None, "has no value (a google.protobuf.Value with no kind set)"
+    if isinstance(value, _Compound):
+        return None, f"must be a {param.type}, not a list or an object"
+    return _CHECKS[param.type](param, value)
+
+
 def resolve_options(params: Sequence[Param], given: Mapping[str, object]) -> dict[str, OptionValue]:
     """Checks `given` against `params` and fills in defaults.
 
@@ -61,7 +101,7 @@ def resolve_options(params: Sequence[Param], given: Mapping[str, object]) -> dic
             accepted = ", ".join(sorted(by_name)) or "none"
             violations.append((f"options.{name}", f"unknown option; accepted: {accepted}"))
             continue
-        value, problem = _CHECKS[param.type](param, given[name])
+        value, problem = _problem(param, given[name])
         if problem:
             violations.append((f"options.{name}", problem))
         elif value is not None:

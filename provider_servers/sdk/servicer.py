@@ -26,7 +26,7 @@ from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
 from provider_servers.sdk.fetch import fetch_asset
 from provider_servers.sdk.jobs import InputAsset, Job
 from provider_servers.sdk.models import ModelSpec
-from provider_servers.sdk.options import resolve_options
+from provider_servers.sdk.options import option_values, resolve_options
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.stream import job_events
 
@@ -129,7 +129,7 @@ class ModelServicer:
         """Validates a request into a job before any work starts: model and options first, then
         the inputs (downloading those sent by reference into `workdir`), then the provider's checks."""
         model = self._model(request.capability, request.model)
-        options = resolve_options(model.parameters, dict(request.options.items()))
+        options = resolve_options(model.parameters, option_values(request.options))
         job_id = checked_job_id(job_id)
         inputs = tuple(
             [await _input_asset(i, asset, context, workdir) for i, asset in enumerate(request.inputs)]

@@ -241,3 +241,27 @@ async def test_manages_its_service_and_settings(subject: Subject) -> None:
     )
     assert unknown.code == grpc.StatusCode.INVALID_ARGUMENT
     assert dict(unknown.field_violations).keys() == {"settings.no_such"}
+
+
+async def test_an_option_value_with_no_kind_is_an_invalid_option(subject: Subject) -> None:
+    # What a client that misspells a Struct field sends: `google.protobuf.Value` with no kind set.
+    request = _request(subject)
+    models = (await subject.provider.ListModels(provider_pb.ListModelsRequest(), timeout=5)).models
+    model = next(m for m in models if request.model in ("", m.id) and request.capability in m.capabilities)
+    name = model.parameters[0].name if model.parameters else "unnamed"
+    request.options.fields[name].Clear()
+    fields = {
+        "capability": request.capability,
+        "model": request.model,
+        "inputs": request.inputs,
+        "options": request.options,
+    }
+    calls = (
+        subject.models.Transform(request, timeout=10),
+        subject.models.EstimateCost(model_pb.EstimateCostRequest(**fields), timeout=10),
+        subject.models.ValidateInput(model_pb.ValidateInputRequest(**fields), timeout=10),
+    )
+    for call in calls:
+        error = await _failure(call)
+        assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_OPTIONS")
+        assert [field for field, _ in error.field_violations] == [f"options.{name}"]

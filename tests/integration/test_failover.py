@@ -9,8 +9,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
+from prizm.v1 import router_service_pb2_grpc as router_grpc
 
+from prizm_core.assets import text_asset
+from prizm_core.channels import insecure_channel
 from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
 from provider_servers.synthetic.provider import synthetic_output
@@ -171,3 +175,47 @@ async def test_a_dead_provider_on_the_config_does_not_block_the_router(tmp_path:
     finally:
         router.stop()
         alive.stop()
+
+
+def _bad_requests(count: int) -> list[router_pb.RouterServiceTransformRequest]:
+    """Requests wrong in what the caller chose: every provider answers them INVALID_ARGUMENT."""
+    made = []
+    for n in range(count):
+        request = router_pb.RouterServiceTransformRequest(
+            capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset(f"bad {n}")]
+        )
+        match n % 6:
+            case 0:
+                request.options.update({"events": -1})  # out of range
+            case 1:
+                request.options.update({"bogus": 1})  # unknown
+            case 2:
+                request.options.fields["events"].Clear()  # a Value with no kind, as a JS client sends
+            case 3:
+                request.options.update({"events": "ten"})  # wrong type
+            case 4:
+                request.options.update({"interval_ms": [1, 2]})  # a list
+            case _:
+                del request.inputs[:]  # no input
+        made.append(request)
+    return made
+
+
+async def test_a_caller_sending_bad_requests_ejects_no_replica(tmp_config: Path) -> None:
+    with synthetic_mesh(tmp_config, 2) as (router, providers):
+        await wait_routable(router.address, 2)
+        async with ChangeLog(router.address) as log, insecure_channel(router.address) as channel:
+            stub = router_grpc.RouterServiceStub(channel)
+            codes = []
+            for request in _bad_requests(200):
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    async for _ in stub.Transform(request, timeout=10):
+                        pass
+                codes.append(refused.value.code())
+            assert set(codes) == {grpc.StatusCode.INVALID_ARGUMENT}
+            async with PrizmClient(router.address) as client:
+                endpoints = await client.list_providers()
+            assert [e.state for e in endpoints] == [router_pb.ENDPOINT_STATE_SERVING] * 2
+            assert router_pb.ENDPOINT_STATE_EJECTED not in [state for _, _, state in log.changes]
+        refused_by = [(await status(p.address)).rejected_jobs for p in providers]
+        assert sum(refused_by) == 200 and min(refused_by) > 0, refused_by  # both replicas saw them
