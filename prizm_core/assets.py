@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Iterable
 from pathlib import Path
 
 from prizm.v1 import media_pb2 as media_pb
@@ -14,6 +15,7 @@ from prizm_core.errors import invalid_argument
 __all__ = [
     "ASSET_SOURCE_HEADER",
     "ASSET_URI_SCHEME",
+    "check_inline_inputs",
     "describe_file",
     "extension_for",
     "file_asset",
@@ -90,6 +92,25 @@ def file_asset(path: Path, mime_type: str = "") -> media_pb.Asset:
     asset.data = path.read_bytes()
     asset.sha256 = hashlib.sha256(asset.data).hexdigest()
     return asset
+
+
+def check_inline_inputs(inputs: Iterable[media_pb.Asset]) -> None:
+    """Refuses a request whose inline inputs are over `INLINE_LIMIT_BYTES` all together.
+
+    Raises:
+        PrizmError: INVALID_ARGUMENT INPUT_TOO_LARGE, naming the input that goes over the limit
+            and the way to send it instead.
+    """
+    total = 0
+    for index, asset in enumerate(inputs):
+        total += len(asset.data)
+        if total > INLINE_LIMIT_BYTES:
+            problem = (
+                f"inline inputs are {total} bytes with this one, over the limit of {INLINE_LIMIT_BYTES} "
+                f"({INLINE_LIMIT_BYTES / 2**20:g} MiB); upload it with AssetService.UploadAsset and "
+                "send its prizm-asset:// URI instead"
+            )
+            raise invalid_argument([(f"inputs[{index}].data", problem)], reason="INPUT_TOO_LARGE")
 
 
 def extension_for(mime_type: str) -> str:

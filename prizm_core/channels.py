@@ -8,15 +8,19 @@ __all__ = [
     "CHUNK_BYTES",
     "INLINE_LIMIT_BYTES",
     "MAX_MESSAGE_BYTES",
+    "RECEIVE_LIMIT_BYTES",
     "channel_options",
     "insecure_channel",
     "server_options",
 ]
 
-# Inputs above this size go by reference; a request must stay below MAX_MESSAGE_BYTES.
+# Inline input bytes one request may carry, all its inputs together; more go by reference (uploaded).
 INLINE_LIMIT_BYTES = 4 * 1024 * 1024
-# Largest message accepted or sent on any hop.
+# Largest message accepted or sent on any hop: a request over it is refused with INPUT_TOO_LARGE.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# What a server reads before gRPC itself refuses with RESOURCE_EXHAUSTED: room enough above
+# MAX_MESSAGE_BYTES for a request that is too large to get an answer that says what to do instead.
+RECEIVE_LIMIT_BYTES = 16 * 1024 * 1024
 # Output chunk size: 256 KiB to 1 MiB is the measured sweet spot.
 CHUNK_BYTES = 512 * 1024
 
@@ -33,10 +37,15 @@ _CONNECT_TIMEOUT_MS = 5_000
 _MIN_RECV_PING_INTERVAL_MS = 1_000
 
 
-def server_options(max_concurrent_streams: int = 1_000) -> list[tuple[str, int]]:
-    """Options for every Prizm gRPC server (router and providers)."""
+def server_options(max_concurrent_streams: int = 1_000, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """Options for every Prizm gRPC server (router and providers).
+
+    gRPC sets SO_REUSEPORT unless told not to, so a second server on a port in use would start
+    "successfully" and take half the connections: only `--workers` routers share a port on purpose.
+    """
     return [
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.max_receive_message_length", RECEIVE_LIMIT_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_concurrent_streams", max_concurrent_streams),
         ("grpc.keepalive_time_ms", _KEEPALIVE_TIME_MS),

@@ -123,6 +123,8 @@ class RouterConfig:
     asset_dir: Path | None = None
     asset_ttl_s: float = 3600.0
     asset_max_bytes: int = 10 * 1024**3
+    # Not a config key: set for `--workers` routers, which share their port on purpose.
+    reuse_port: bool = False
 
 
 def _int(value: object, where: str, minimum: int = 0) -> int:

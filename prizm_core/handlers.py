@@ -5,20 +5,27 @@ types come from the descriptor, and every handler turns a `PrizmError` into
 its rich status, passes a downstream call's status through unchanged, and
 turns anything else into a generic INTERNAL with a correlation id, keeping the
 detail in the server log only.
+
+Requests are decoded here too, never by gRPC: bytes that do not decode, or a
+message over `MAX_MESSAGE_BYTES`, become INVALID_ARGUMENT (`MALFORMED_REQUEST`,
+`INPUT_TOO_LARGE`) with one rate-limited log line, where gRPC would answer
+UNKNOWN and log a traceback per request.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
-from prizm_core.errors import PrizmError
+from prizm_core.channels import MAX_MESSAGE_BYTES
+from prizm_core.errors import PrizmError, invalid_argument
 
 __all__ = ["add_service", "internal_error", "method_path"]
 
@@ -27,6 +34,54 @@ log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
 StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
+# The messages of a client stream.
+Requests = AsyncIterable[Any]
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A request message that could not be read, in place of the message."""
+
+    reason: str
+    problem: str
+
+    def error(self) -> PrizmError:
+        return invalid_argument([("request", self.problem)], self.reason)
+
+
+def _reader(request_cls: Any) -> Callable[[bytes], Any]:
+    """Decodes a request message; bytes that are not one become a `_Refused`, never an exception."""
+
+    def read(raw: bytes) -> Any:
+        if len(raw) > MAX_MESSAGE_BYTES:
+            return _Refused(
+                "INPUT_TOO_LARGE",
+                f"a message of {len(raw)} bytes is over the {MAX_MESSAGE_BYTES} byte limit; "
+                "send large inputs by reference (AssetService.UploadAsset, then its prizm-asset:// URI)",
+            )
+        try:
+            return request_cls.FromString(raw)
+        except Exception:  # any failure to decode is the caller's bytes, not our fault
+            return _Refused(
+                "MALFORMED_REQUEST", f"the bytes are not a valid {request_cls.DESCRIPTOR.full_name}"
+            )
+
+    return read
+
+
+def _refuse(method: str, refused: _Refused, context: Context) -> PrizmError:
+    log.warning(
+        "refused a %s request to %s from %s: %s", refused.reason, method, context.peer(), refused.problem
+    )
+    return refused.error()
+
+
+async def _checked(method: str, requests: Requests, context: Context) -> AsyncIterator[Any]:
+    """The messages of a client stream, failing at the first one that could not be read."""
+    async for request in requests:
+        if isinstance(request, _Refused):
+            raise _refuse(method, request, context)
+        yield request
 
 
 def internal_error(where: str, exc: BaseException) -> PrizmError:
@@ -62,9 +117,13 @@ async def _fail(context: Context, method: str, exc: Exception) -> NoReturn:
     raise AssertionError("unreachable")  # pragma: no cover - abort always raises
 
 
-def _guard_unary(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+def _guard_unary(method: str, behavior: UnaryBehavior, client_streaming: bool = False) -> UnaryBehavior:
     async def handler(request: Any, context: Context) -> Any:
         try:
+            if client_streaming:
+                request = _checked(method, request, context)
+            elif isinstance(request, _Refused):
+                raise _refuse(method, request, context)
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -74,9 +133,13 @@ def _guard_unary(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
     return handler
 
 
-def _guard_stream(method: str, behavior: StreamBehavior) -> StreamBehavior:
+def _guard_stream(method: str, behavior: StreamBehavior, client_streaming: bool = False) -> StreamBehavior:
     async def handler(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
+            if client_streaming:
+                request = _checked(method, request, context)
+            elif isinstance(request, _Refused):
+                raise _refuse(method, request, context)
             async for item in behavior(request, context):
                 yield item
         except grpc.aio.AbortError:
@@ -90,28 +153,22 @@ def _guard_stream(method: str, behavior: StreamBehavior) -> StreamBehavior:
 def _method_handler(
     method: MethodDescriptor, impl: object, raw_response: bool
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    request_cls = message_factory.GetMessageClass(method.input_type)
+    name = method.full_name
+    read = _reader(message_factory.GetMessageClass(method.input_type))
     response_cls = message_factory.GetMessageClass(method.output_type)
     serializer = None if raw_response else response_cls.SerializeToString
     behavior = getattr(impl, method.name)
-    if method.client_streaming and method.server_streaming:
-        raise ValueError(f"bidirectional methods are not supported: {method.full_name}")
-    if method.client_streaming:
-        return grpc.stream_unary_rpc_method_handler(
-            _guard_unary(method.full_name, behavior),
-            request_deserializer=request_cls.FromString,
-            response_serializer=serializer,
-        )
+    streaming = method.client_streaming
     if method.server_streaming:
-        return grpc.unary_stream_rpc_method_handler(
-            _guard_stream(method.full_name, behavior),
-            request_deserializer=request_cls.FromString,
+        make = grpc.stream_stream_rpc_method_handler if streaming else grpc.unary_stream_rpc_method_handler
+        return make(
+            _guard_stream(name, behavior, streaming),
+            request_deserializer=read,
             response_serializer=serializer,
         )
-    return grpc.unary_unary_rpc_method_handler(
-        _guard_unary(method.full_name, behavior),
-        request_deserializer=request_cls.FromString,
-        response_serializer=serializer,
+    make = grpc.stream_unary_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
+    return make(
+        _guard_unary(name, behavior, streaming), request_deserializer=read, response_serializer=serializer
     )
 
 

@@ -15,9 +15,12 @@ from typing import Any
 
 import grpc
 
-__all__ = ["read_apart"]
+from prizm_core.stopping import Trigger
+
+__all__ = ["CutOff", "read_apart"]
 
 _END = object()
+_CUT = object()
 # Pumps whose read is still finishing after their consumer left; held so none is collected early.
 _FINISHING: set[asyncio.Task[None]] = set()
 
@@ -29,14 +32,25 @@ def _closed_under(call: grpc.aio.UnaryStreamCall[Any, Any]) -> grpc.aio.AioRpcEr
     )
 
 
-async def read_apart(call: grpc.aio.UnaryStreamCall[Any, Any]) -> AsyncGenerator[Any, None]:
+class CutOff(Exception):  # noqa: N818 - what happened, not an error of the stream
+    """The reader was told to stop (its server is stopping): the call is cancelled."""
+
+
+async def read_apart(
+    call: grpc.aio.UnaryStreamCall[Any, Any], cut_off: Trigger | None = None
+) -> AsyncGenerator[Any, None]:
     """Yields the call's messages; raises its `AioRpcError` if it ends with one.
 
     Leaving early (break, an exception, the consuming task cancelled) cancels
     the call. At most one message is read ahead, so flow control still holds.
+    Once `cut_off` fires, the next wait for a message raises `CutOff` instead.
     """
     slot: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
     reading = left = False
+
+    def wake() -> None:
+        if slot.empty():
+            slot.put_nowait(_CUT)
 
     async def pump() -> None:
         nonlocal reading
@@ -65,12 +79,17 @@ async def read_apart(call: grpc.aio.UnaryStreamCall[Any, Any]) -> AsyncGenerator
                 return
 
     task = asyncio.get_running_loop().create_task(pump())
+    stop_listening = cut_off.listen(wake) if cut_off is not None else None
     try:
         while (item := await slot.get()) is not _END:
+            if item is _CUT or (cut_off is not None and cut_off.fired):
+                raise CutOff
             if isinstance(item, grpc.aio.AioRpcError):
                 raise item
             yield item
     finally:
+        if stop_listening is not None:
+            stop_listening()
         left = True
         call.cancel()
         if reading:

@@ -50,8 +50,10 @@ def _run_router(args: argparse.Namespace, config_path: Path | None) -> int:
         if args.listen:
             parse_address(args.listen)
             config = dataclasses.replace(config, listen=args.listen)
+        if getattr(args, "reuse_port", False):
+            config = dataclasses.replace(config, reuse_port=True)
         if getattr(args, "workers", 1) > 1:
-            worker_args = ["--loop", args.loop, "--log-level", args.log_level]
+            worker_args = ["--loop", args.loop, "--log-level", args.log_level, "--reuse-port"]
             if config_path is not None:
                 worker_args += ["--config", str(config_path)]
             return _run_loop(args.loop, run_workers(config, worker_args, args.workers))
@@ -128,6 +130,9 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         default=1,
         help="router processes sharing the port (static or DNS providers only)",
     )
+    # Set by --workers for its routers: they share one port on purpose. Any other router refuses
+    # a port in use.
+    router.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     router.set_defaults(handler=_router)
 
     serve = commands.add_parser(

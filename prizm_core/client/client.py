@@ -157,25 +157,58 @@ class PrizmClient:
         default) from its last use.
         """
         header = describe_file(path, mime_type)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            stream = await asyncio.to_thread(path.open, "rb")
+            try:
+                while chunk := await asyncio.to_thread(stream.read, CHUNK_BYTES):
+                    yield chunk
+            finally:
+                await asyncio.to_thread(stream.close)
+
+        return await self._upload(header, chunks(), path.name, timeout)
+
+    async def _upload(
+        self, header: media_pb.Asset, chunks: AsyncIterator[bytes], name: str, timeout: float | None
+    ) -> media_pb.Asset:
         digest = hashlib.sha256()
 
         async def parts() -> AsyncIterator[asset_pb.UploadAssetRequest]:
             yield asset_pb.UploadAssetRequest(header=header)
-            stream = await asyncio.to_thread(path.open, "rb")
-            try:
-                while chunk := await asyncio.to_thread(stream.read, CHUNK_BYTES):
-                    digest.update(chunk)
-                    yield asset_pb.UploadAssetRequest(chunk=chunk)
-            finally:
-                await asyncio.to_thread(stream.close)
+            async for chunk in chunks:
+                digest.update(chunk)
+                yield asset_pb.UploadAssetRequest(chunk=chunk)
 
         try:
             response = await self._assets.UploadAsset(parts(), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise PrizmError.from_rpc_error(exc) from None
         if response.asset.sha256 != digest.hexdigest():
-            raise PrizmError(grpc.StatusCode.DATA_LOSS, "ASSET_CORRUPTED", f"{path.name} arrived damaged")
+            raise PrizmError(grpc.StatusCode.DATA_LOSS, "ASSET_CORRUPTED", f"{name} arrived damaged")
         return response.asset
+
+    async def _within_inline_limit(self, assets: Sequence[media_pb.Asset]) -> list[media_pb.Asset]:
+        """The inputs, with those that would take the request over the inline limit uploaded instead."""
+        kept: list[media_pb.Asset] = []
+        inline = 0
+        for index, asset in enumerate(assets):
+            if asset.WhichOneof("source") == "data" and inline + len(asset.data) > INLINE_LIMIT_BYTES:
+                kept.append(await self._upload_inline(asset, f"inputs[{index}]"))
+            else:
+                inline += len(asset.data)
+                kept.append(asset)
+        return kept
+
+    async def _upload_inline(self, asset: media_pb.Asset, name: str) -> media_pb.Asset:
+        header = media_pb.Asset()
+        header.CopyFrom(asset)
+        header.ClearField("data")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(asset.data), CHUNK_BYTES):
+                yield asset.data[start : start + CHUNK_BYTES]
+
+        return await self._upload(header, chunks(), name, None)
 
     async def asset(self, path: Path, mime_type: str = "") -> media_pb.Asset:
         """An input for a file: its bytes inline when small, an upload when over the inline limit."""
@@ -227,10 +260,12 @@ class PrizmClient:
         Breaking out of the loop (or cancelling the task) cancels the job on the provider.
         """
         value = _capability(capability)
-        assets = [
-            item if isinstance(item, media_pb.Asset) else await self.asset(item)
-            for item in _inputs(value, inputs)
-        ]
+        assets = await self._within_inline_limit(
+            [
+                item if isinstance(item, media_pb.Asset) else await self.asset(item)
+                for item in _inputs(value, inputs)
+            ]
+        )
         request = router_pb.RouterServiceTransformRequest(
             capability=value,
             model=model,

@@ -36,15 +36,20 @@ DEFAULT_FORWARDED_METADATA = frozenset({"traceparent", "tracestate", "x-request-
 
 def _server(config: RouterConfig, router: Router, leases: Leases, assets: AssetStore) -> GrpcServer:
     host, port = parse_address(config.listen)
-    settings = ServeSettings(host=host, port=port, reflection=config.reflection, grace_s=config.grace_s)
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        reflection=config.reflection,
+        grace_s=config.grace_s,
+        reuse_port=config.reuse_port,
+    )
     services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE, ASSET_SERVICE)
     server = GrpcServer(settings, [service.full_name for service in services])
     admission = Admission(max_jobs=config.max_jobs, max_jobs_per_caller=config.max_jobs_per_caller)
     forwarded = DEFAULT_FORWARDED_METADATA | frozenset(config.forward_metadata)
-    dispatcher = Dispatcher(router, admission, forwarded, assets)
-    add_service(
-        server.server, ROUTER_SERVICE, RouterServicer(dispatcher, leases), raw_responses={"Transform"}
-    )
+    dispatcher = Dispatcher(router, admission, forwarded, assets, server.cut_off)
+    routing = RouterServicer(dispatcher, leases, server.stopping)
+    add_service(server.server, ROUTER_SERVICE, routing, raw_responses={"Transform"})
     add_service(server.server, MODEL_SERVICE, MeshModelServicer(dispatcher), raw_responses={"Transform"})
     add_service(server.server, PROVIDER_SERVICE, MeshProviderServicer(router))
     add_service(server.server, ASSET_SERVICE, AssetServicer(assets))

@@ -23,11 +23,13 @@ from prizm_core.config import HealthSettings
 from prizm_core.handlers import method_path
 from prizm_core.router.signals import EndpointSignals, Verdict
 
-__all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry"]
+__all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry", "Watch"]
 
 log = logging.getLogger(__name__)
 
 _REDIAL_MAX_MS = 250
+# What a watcher reads: every change, then None if the stream must end (the router is stopping).
+Watch = asyncio.Queue[router_pb.WatchProvidersResponse | None]
 TRANSFORM = model_pb.DESCRIPTOR.services_by_name["ModelService"].methods_by_name["Transform"]
 WATCH = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Watch"]
 CHECK = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Check"]
@@ -161,7 +163,7 @@ class Registry:
         self._endpoints: dict[str, Endpoint] = {}
         # Set and replaced on every change: whoever waits holds the event of its moment.
         self._changed = asyncio.Event()
-        self._watchers: set[asyncio.Queue[router_pb.WatchProvidersResponse]] = set()
+        self._watchers: set[Watch] = set()
 
     def __iter__(self) -> Iterator[Endpoint]:
         return iter(list(self._endpoints.values()))
@@ -247,9 +249,9 @@ class Registry:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def watch(self) -> asyncio.Queue[router_pb.WatchProvidersResponse]:
+    def watch(self) -> Watch:
         """A queue holding every endpoint as ADDED, then each change; `unwatch` it when done."""
-        queue: asyncio.Queue[router_pb.WatchProvidersResponse] = asyncio.Queue()
+        queue: Watch = asyncio.Queue()
         for endpoint in self:
             queue.put_nowait(
                 router_pb.WatchProvidersResponse(
@@ -259,7 +261,7 @@ class Registry:
         self._watchers.add(queue)
         return queue
 
-    def unwatch(self, queue: asyncio.Queue[router_pb.WatchProvidersResponse]) -> None:
+    def unwatch(self, queue: Watch) -> None:
         """Stops feeding a queue from `watch`."""
         self._watchers.discard(queue)
 

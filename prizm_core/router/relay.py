@@ -27,6 +27,7 @@ from prizm_core.errors import DOMAIN, PrizmError, error_details
 from prizm_core.router.core import FAILOVER_CODES, Router
 from prizm_core.router.registry import Endpoint
 from prizm_core.router.routing import Route
+from prizm_core.stopping import Trigger
 from prizm_core.streams import read_apart
 
 __all__ = ["relay"]
@@ -159,11 +160,13 @@ async def relay(
     *,
     wait_for_ready: bool = False,
     metadata: Metadata = (),
+    cut_off: Trigger | None = None,
 ) -> AsyncIterator[bytes]:
     """Runs `job` and yields its events as serialized `TransformResponse` bytes.
 
     Cancelling the consumer cancels the provider's call (the loop runs in the
-    caller's handler task).
+    caller's handler task). Once `cut_off` fires, the wait for the next event
+    raises `CutOff` and the provider's call is cancelled.
     """
     payload = job.SerializeToString()
     attempts = _Attempts(router, route, job)
@@ -174,7 +177,7 @@ async def relay(
         call = endpoint.transform(
             payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
         )
-        messages = read_apart(call)
+        messages = read_apart(call, cut_off)
         endpoint.begin_call()  # here, so that the finally below always ends it
         try:
             async for message in messages:

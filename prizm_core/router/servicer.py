@@ -14,6 +14,7 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core import __version__
+from prizm_core.assets import check_inline_inputs
 from prizm_core.capabilities import capability_info
 from prizm_core.config import ConfigError, parse_address
 from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
@@ -24,6 +25,8 @@ from prizm_core.router.core import Router
 from prizm_core.router.leases import Leases
 from prizm_core.router.relay import relay
 from prizm_core.router.routing import Route
+from prizm_core.stopping import Trigger
+from prizm_core.streams import CutOff
 
 __all__ = ["Dispatcher", "MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
 
@@ -32,6 +35,21 @@ JOB_ID_HEADER = "prizm-job-id"
 # Names a caller for per-caller limits; without it, the caller is its host (channels to one
 # target share connections, so a connection does not tell callers apart).
 CALLER_HEADER = "prizm-caller"
+# A DNS name (at most 253 characters), a colon and a port, with room for IPv6 brackets.
+_MAX_ADDRESS_CHARS = 262
+
+
+def _endpoint_address(address: str) -> str:
+    """The `address` field of a (de)registration, checked the same way for both."""
+    if not address:
+        raise invalid_argument([("address", "is required: the provider's host:port")])
+    if len(address) > _MAX_ADDRESS_CHARS:
+        raise invalid_argument([("address", f"is longer than {_MAX_ADDRESS_CHARS} characters")])
+    try:
+        parse_address(address)
+    except ConfigError as exc:
+        raise invalid_argument([("address", str(exc))]) from None
+    return address
 
 
 def _peer_host(peer: str) -> str:
@@ -82,12 +100,18 @@ class Dispatcher:
     """What every routed job goes through: admission, its id, deadline and metadata, the relay."""
 
     def __init__(
-        self, router: Router, admission: Admission, forward_metadata: frozenset[str], assets: AssetStore
+        self,
+        router: Router,
+        admission: Admission,
+        forward_metadata: frozenset[str],
+        assets: AssetStore,
+        cut_off: Trigger,
     ) -> None:
         self.router = router
         self.admission = admission
         self.forward_metadata = forward_metadata
         self.assets = assets
+        self.cut_off = cut_off
 
     async def run(
         self, job: model_pb.TransformRequest, route: Route, wait: bool, context: Context
@@ -97,6 +121,7 @@ class Dispatcher:
         caller = next((str(v) for k, v in metadata if k == CALLER_HEADER), "") or _peer_host(context.peer())
         forwarded = tuple((k, v) for k, v in metadata if k in self.forward_metadata)
         job.job_id = checked_job_id(job.job_id)
+        check_inline_inputs(job.inputs)
         for index, asset in enumerate(job.inputs):
             if asset.WhichOneof("source") == "uri":
                 stored = self.assets.get(asset.uri)  # exists, and its lease is renewed
@@ -106,19 +131,42 @@ class Dispatcher:
         with self.admission.admit(caller):
             await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
             deadline = _deadline(context)
-            async for message in relay(
-                self.router, job, route, deadline, wait_for_ready=wait, metadata=forwarded
-            ):
-                yield message
+            sent = 0
+            try:
+                async for message in relay(
+                    self.router,
+                    job,
+                    route,
+                    deadline,
+                    wait_for_ready=wait,
+                    metadata=forwarded,
+                    cut_off=self.cut_off,
+                ):
+                    sent += 1
+                    yield message
+            except CutOff:
+                raise _shutting_down(job.job_id, sent) from None
+
+
+def _shutting_down(job_id: str, sent: int) -> PrizmError:
+    return PrizmError(
+        grpc.StatusCode.UNAVAILABLE,
+        "ROUTER_SHUTTING_DOWN",
+        f"the router is shutting down: job {job_id} was cut off after {sent} event(s); "
+        "retry it on another router",
+        metadata={"job_id": job_id, "events_relayed": str(sent)},
+        retry_after_s=1.0,
+    )
 
 
 class RouterServicer:
     """`prizm.v1.RouterService`."""
 
-    def __init__(self, dispatcher: Dispatcher, leases: Leases) -> None:
+    def __init__(self, dispatcher: Dispatcher, leases: Leases, stopping: Trigger) -> None:
         self.router = dispatcher.router
         self.dispatcher = dispatcher
         self.leases = leases
+        self.stopping = stopping
 
     async def ListProviders(  # noqa: N802 - gRPC method name
         self, request: router_pb.ListProvidersRequest, context: Context
@@ -155,6 +203,7 @@ class RouterServicer:
         self, request: router_pb.RouterServiceEstimateCostRequest, context: Context
     ) -> router_pb.RouterServiceEstimateCostResponse:
         """The estimate of the provider the job would go to."""
+        check_inline_inputs(request.inputs)
         route = _route(
             request.capability, request.model, request.routing, self.router.settings.default_policy
         )
@@ -176,19 +225,20 @@ class RouterServicer:
         self, request: router_pb.RegisterProviderRequest, context: Context
     ) -> router_pb.RegisterProviderResponse:
         """Adds a provider endpoint with a lease, or renews the lease."""
-        try:
-            parse_address(request.address)
-        except ConfigError as exc:
-            raise invalid_argument([("address", str(exc))]) from None
-        existing = self.router.registry.get(request.address)
-        if existing is not None and existing.source != router_pb.DISCOVERY_SOURCE_REGISTERED:
+        address = _endpoint_address(request.address)
+        existing = self.router.registry.get(address)
+        if (
+            existing is not None
+            and not existing.draining
+            and existing.source != router_pb.DISCOVERY_SOURCE_REGISTERED
+        ):
             raise PrizmError(
                 grpc.StatusCode.ALREADY_EXISTS,
-                "ENDPOINT_NOT_REGISTERED",
-                f"{request.address} is already known from another source and needs no lease",
+                "ENDPOINT_ALREADY_KNOWN",
+                f"{address} is already known from another source and needs no lease",
             )
-        self.router.add_endpoint(request.address, router_pb.DISCOVERY_SOURCE_REGISTERED, request.priority)
-        granted = self.leases.grant(request.address, request.lease.ToTimedelta().total_seconds())
+        self.router.add_endpoint(address, router_pb.DISCOVERY_SOURCE_REGISTERED, request.priority)
+        granted = self.leases.grant(address, request.lease.ToTimedelta().total_seconds())
         response = router_pb.RegisterProviderResponse()
         response.lease.FromNanoseconds(int(granted * 1e9))
         return response
@@ -196,26 +246,35 @@ class RouterServicer:
     async def DeregisterProvider(  # noqa: N802 - gRPC method name
         self, request: router_pb.DeregisterProviderRequest, context: Context
     ) -> router_pb.DeregisterProviderResponse:
-        """Removes a registered endpoint."""
-        if not self.leases.release(request.address):
+        """Takes a registered endpoint out of routing; it is removed once its jobs have ended."""
+        address = _endpoint_address(request.address)
+        if not self.leases.release(address):
             raise PrizmError(
                 grpc.StatusCode.NOT_FOUND,
                 "ENDPOINT_NOT_REGISTERED",
-                f"{request.address} is not a registered provider",
+                f"no provider is registered at {address}",
             )
-        self.router.retire_endpoint(request.address, "deregistered")
+        self.router.retire_endpoint(address, "deregistered")
         return router_pb.DeregisterProviderResponse()
 
     async def WatchProviders(  # noqa: N802 - gRPC method name
         self, request: router_pb.WatchProvidersRequest, context: Context
     ) -> AsyncIterator[router_pb.WatchProvidersResponse]:
-        """Every endpoint, then each change, until the caller goes away."""
+        """Every endpoint, then each change, until the caller goes away or the router stops."""
         queue = self.router.registry.watch()
+        stop_listening = self.stopping.listen(lambda: queue.put_nowait(None))
         try:
-            while True:
-                yield await queue.get()
+            while (change := await queue.get()) is not None:
+                yield change
         finally:
+            stop_listening()
             self.router.registry.unwatch(queue)
+        raise PrizmError(
+            grpc.StatusCode.UNAVAILABLE,
+            "ROUTER_SHUTTING_DOWN",
+            "the router is shutting down; watch another router or this one once it is back",
+            retry_after_s=1.0,
+        )
 
 
 class MeshModelServicer:
@@ -240,6 +299,7 @@ class MeshModelServicer:
         self, request: model_pb.EstimateCostRequest, context: Context
     ) -> model_pb.EstimateCostResponse:
         """The estimate of the provider the job would go to."""
+        check_inline_inputs(request.inputs)
         route = self._route(request.capability, request.model)
         answer, _ = await self.router.estimate(request, route, _deadline(context))
         return answer
@@ -248,6 +308,7 @@ class MeshModelServicer:
         self, request: model_pb.ValidateInputRequest, context: Context
     ) -> model_pb.ValidateInputResponse:
         """Asks the provider the job would go to whether it accepts the input."""
+        check_inline_inputs(request.inputs)
         route = self._route(request.capability, request.model)
         deadline = _deadline(context)
         ordered = await self.router.candidates(route, model_pb.EstimateCostRequest(), deadline, False)

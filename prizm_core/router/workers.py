@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from prizm_core.config import ConfigError, RouterConfig, parse_address
-from prizm_core.serving import announce_listening, stop_signal
+from prizm_core.serving import announce_listening, ensure_free, stop_signal
 
 __all__ = ["run_workers"]
 
@@ -44,6 +44,7 @@ async def run_workers(config: RouterConfig, worker_args: Sequence[str], workers:
     if config.sidecars:
         raise ConfigError("--workers cannot launch sidecars; list providers or use DNS discovery")
     host, port = parse_address(config.listen)
+    ensure_free(host, port)  # the workers share the port with each other, with nothing else
     port = port or _free_port(host)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     command = [sys.executable, "-m", "prizm_core.cli", "router", *worker_args, "--listen", address]

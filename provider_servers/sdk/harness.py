@@ -156,6 +156,10 @@ def main(provider_cls: type[Provider], argv: Sequence[str]) -> int:
         log.error("provider %s cannot run here: %s", provider_cls.id, "; ".join(missing))
         return EXIT_UNAVAILABLE
     provider = provider_cls.from_environment(os.environ)
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(_run(provider, settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(_run(provider, settings))
+    except OSError as exc:  # the address is in use or cannot be bound
+        log.error("provider %s cannot serve: %s", provider_cls.id, exc)
+        return 1
     return 0

@@ -16,7 +16,7 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
-from prizm_core.assets import ASSET_SOURCE_HEADER, ASSET_URI_SCHEME
+from prizm_core.assets import ASSET_SOURCE_HEADER, ASSET_URI_SCHEME, check_inline_inputs
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
 from prizm_core.ids import checked_job_id
@@ -128,6 +128,7 @@ class ModelServicer:
     async def job(self, request: JobRequest, context: Context, workdir: Path, job_id: str = "") -> Job:
         """Validates a request into a job before any work starts: model and options first, then
         the inputs (downloading those sent by reference into `workdir`), then the provider's checks."""
+        check_inline_inputs(request.inputs)
         model = self._model(request.capability, request.model)
         options = resolve_options(model.parameters, option_values(request.options))
         job_id = checked_job_id(job_id)

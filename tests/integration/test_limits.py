@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
+import sys
 import time
 from pathlib import Path
 
 import grpc
 import pytest
 from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import model_service_pb2_grpc as model_grpc
 from prizm.v1 import router_service_pb2 as router_pb
 from prizm.v1 import router_service_pb2_grpc as router_grpc
 
 from prizm_core.assets import text_asset
+from prizm_core.channels import insecure_channel
 from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
 from provider_servers.synthetic.provider import synthetic_output
@@ -101,8 +105,21 @@ async def test_a_deadline_mid_stream_ends_the_call_and_the_providers_job(
     assert "cancelled" in provider.log_text()
 
 
+async def _inline_refusal(address: str, mib: int) -> PrizmError:
+    """The error for a Transform with `mib` MiB of inline text, sent to a router or a provider."""
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        request = model_pb.TransformRequest(
+            capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset("y" * (mib * 1024 * 1024))]
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in model_grpc.ModelServiceStub(channel).Transform(request, timeout=10):
+                pass
+    return PrizmError.from_rpc_error(refused.value)
+
+
 async def test_large_payloads_pass_every_hop_within_the_limits(tmp_config: Path) -> None:
-    with synthetic_mesh(tmp_config, 1) as (router, _):
+    with synthetic_mesh(tmp_config, 1) as (router, (provider,)):
         await wait_routable(router.address, 1)
         async with PrizmClient(router.address) as client:
             big_input = "x" * (3 * 1024 * 1024 + 900 * 1024)  # 3.9 MiB inline
@@ -116,17 +133,24 @@ async def test_large_payloads_pass_every_hop_within_the_limits(tmp_config: Path)
             )
             assert result.outputs[0].size_bytes == size
             assert result.outputs[0].sha256 == hashlib.sha256(synthetic_output(b"abc", size)).hexdigest()
-        # Over the 8 MiB message limit: a clear RESOURCE_EXHAUSTED, and the router carries on.
-        options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
-        async with grpc.aio.insecure_channel(router.address, options=options) as channel:
-            stub = router_grpc.RouterServiceStub(channel)
-            request = router_pb.RouterServiceTransformRequest(
-                capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset("y" * (9 * 1024 * 1024))]
+            # Over the inline limit, the client uploads the input by itself.
+            uploaded = await client.run(
+                "text-to-text", "z" * (9 * 1024 * 1024), options={"events": 1, "output_bytes": 16}, timeout=60
             )
-            with pytest.raises(grpc.aio.AioRpcError) as too_big:
-                async for _ in stub.Transform(request, timeout=10):
-                    pass
-        assert too_big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert uploaded.outputs[0].data == b"z" * 16
+        # Sent inline anyway: INPUT_TOO_LARGE saying how to send it instead, from the router and from
+        # a provider; up to 16 MiB the server reads the request to say so, beyond it gRPC refuses.
+        for target in (router.address, provider.address):
+            for mib, code, reason in (
+                (5, grpc.StatusCode.INVALID_ARGUMENT, "INPUT_TOO_LARGE"),  # over the 4 MiB inline limit
+                (9, grpc.StatusCode.INVALID_ARGUMENT, "INPUT_TOO_LARGE"),  # over the 8 MiB message limit
+                (17, grpc.StatusCode.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"),  # gRPC's own, no details
+            ):
+                error = await _inline_refusal(target, mib)
+                assert (error.code, error.reason) == (code, reason), (target, mib, error)
+                if reason == "INPUT_TOO_LARGE":
+                    assert "UploadAsset" in error.message and "prizm-asset://" in error.message
+        await wait_routable(router.address, 1)
         await wait_routable(router.address, 1)
 
 
@@ -147,7 +171,38 @@ async def test_router_sigterm_drains_then_ends_longer_streams(
         assert not isinstance(done, BaseException)
         assert done.outputs[0].data == synthetic_output(b"short", 1024)
         assert isinstance(failed, PrizmError)
-        assert failed.code == grpc.StatusCode.UNAVAILABLE, failed
+        assert (failed.code, failed.reason) == (grpc.StatusCode.UNAVAILABLE, "ROUTER_SHUTTING_DOWN"), failed
+        assert failed.metadata["job_id"] and failed.metadata["job_id"] in failed.message
+        assert failed.retry_after_s == 1.0
         assert await asyncio.to_thread(router.process.wait, 10) == 0
         figures["router_sigterm_exit_s"] = round(time.monotonic() - signalled, 2)
-        figures["router_sigterm_long_stream_code"] = failed.code.name
+        figures["router_sigterm_long_stream_code"] = f"{failed.code.name} {failed.reason}"
+
+
+async def test_router_sigterm_ends_watches_at_once_and_the_cli_says_why(tmp_config: Path) -> None:
+    with synthetic_mesh(tmp_config, 1, grace_s=5.0) as (router, _):
+        await wait_routable(router.address, 1)
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "prizm_core.cli", "run", "text-to-text", "long", "--router", router.address,
+            "--option", "events=100", "--option", "interval_ms=100",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with insecure_channel(router.address) as channel:
+            watch = router_grpc.RouterServiceStub(channel).WatchProviders(router_pb.WatchProvidersRequest())
+            await watch.read()
+            await asyncio.sleep(0.5)  # the CLI's job is running
+            router.signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            with pytest.raises(grpc.aio.AioRpcError) as ended:
+                while await watch.read() is not grpc.aio.EOF:
+                    pass
+            watch_ended = time.monotonic() - signalled
+        error = PrizmError.from_rpc_error(ended.value)
+        assert (error.code, error.reason) == (grpc.StatusCode.UNAVAILABLE, "ROUTER_SHUTTING_DOWN")
+        assert watch_ended < 0.5, "a watch must not hold the router's exit open"
+        _, stderr = await cli.communicate()
+        assert cli.returncode == 1
+        (line,) = [line for line in stderr.decode().splitlines() if line.startswith("error:")]
+        assert line.startswith("error: UNAVAILABLE ROUTER_SHUTTING_DOWN: the router is shutting down: job ")
+        assert await asyncio.to_thread(router.process.wait, 10) == 0
+        assert time.monotonic() - signalled < 5.0 + 2.0

@@ -133,9 +133,12 @@ Global___Capability: _TypeAlias = Capability  # noqa: Y015
 class Asset(_message.Message):
     """A piece of media: its description and either its bytes or a reference to them.
 
-    Inputs carry their bytes inline up to the inline limit and go by reference
-    above it. Outputs never carry bytes here: they stream as an `AssetHeader`
-    followed by `AssetChunk`s.
+    Inputs carry their bytes inline up to the inline limit, 4 MiB for all the
+    inputs of one request together, and go by reference above it (see
+    `AssetService`); a server refuses more inline with INVALID_ARGUMENT
+    `INPUT_TOO_LARGE`. No message on any hop may exceed 8 MiB. Outputs never
+    carry bytes here: they stream as an `AssetHeader` followed by `AssetChunk`s.
+    Text to speak is at most 100,000 characters (INVALID_ARGUMENT `INVALID_INPUT`).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -176,7 +179,7 @@ class Asset(_message.Message):
     sha256: _builtins.str
     """Optional. Lower-case hex SHA-256 of the content; empty when unknown."""
     data: _builtins.bytes
-    """The content itself, for assets below the inline limit."""
+    """The content itself, within the inline limit (4 MiB per request)."""
     uri: _builtins.str
     """A reference to the content: a `prizm-asset://` URI returned by
     `AssetService.UploadAsset` on the router the job goes through.

@@ -376,7 +376,12 @@ class RouterServiceTransformRequest(_message.Message):
     """Optional. Job id; the router makes one when it is empty."""
     @_builtins.property
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[_media_pb2.Asset]:
-        """Required. Input assets, in the order the model expects them."""
+        """Required. Input assets, in the order the model expects them. Their inline
+        `data` may total at most 4 MiB (4194304 bytes) and the whole request 8 MiB
+        (8388608 bytes): over either, INVALID_ARGUMENT with reason
+        `INPUT_TOO_LARGE`. Larger inputs go by reference: upload them with
+        `AssetService.UploadAsset` and send the `prizm-asset://` URI it returns.
+        """
 
     @_builtins.property
     def options(self) -> _struct_pb2.Struct:
