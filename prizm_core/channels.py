@@ -8,6 +8,7 @@ __all__ = [
     "CHUNK_BYTES",
     "INLINE_LIMIT_BYTES",
     "MAX_MESSAGE_BYTES",
+    "MAX_METADATA_BYTES",
     "RECEIVE_LIMIT_BYTES",
     "channel_options",
     "insecure_channel",
@@ -21,6 +22,12 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # What a server reads before gRPC itself refuses with RESOURCE_EXHAUSTED: room enough above
 # MAX_MESSAGE_BYTES for a request that is too large to get an answer that says what to do instead.
 RECEIVE_LIMIT_BYTES = 16 * 1024 * 1024
+# Request metadata a server accepts, counted as HTTP/2 does (name + value + 32 bytes an entry): over
+# it, RESOURCE_EXHAUSTED METADATA_TOO_LARGE from Prizm. gRPC's own limits are set far above, because
+# between its soft and hard limit it refuses at random, and above the hard one its message can be
+# dropped (1,000 keys gave an empty one).
+MAX_METADATA_BYTES = 16 * 1024
+_GRPC_METADATA_LIMIT_BYTES = 64 * 1024
 # Output chunk size: 256 KiB to 1 MiB is the measured sweet spot.
 CHUNK_BYTES = 512 * 1024
 
@@ -45,6 +52,8 @@ def server_options(max_concurrent_streams: int = 1_000, reuse_port: bool = False
     """
     return [
         ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.max_metadata_size", _GRPC_METADATA_LIMIT_BYTES),
+        ("grpc.absolute_max_metadata_size", _GRPC_METADATA_LIMIT_BYTES),
         ("grpc.max_receive_message_length", RECEIVE_LIMIT_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_concurrent_streams", max_concurrent_streams),

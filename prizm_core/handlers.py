@@ -24,7 +24,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
-from prizm_core.channels import MAX_MESSAGE_BYTES
+from prizm_core.channels import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
 
 __all__ = ["add_service", "internal_error", "method_path"]
@@ -76,6 +76,23 @@ def _refuse(method: str, refused: _Refused, context: Context) -> PrizmError:
     return refused.error()
 
 
+_ENTRY_OVERHEAD = 32  # what HTTP/2 (RFC 7541, 4.1) counts for each header field besides its bytes
+
+
+def _check_metadata(method: str, context: Context) -> None:
+    """Refuses a request whose metadata is over `MAX_METADATA_BYTES`, the same way every time."""
+    entries = context.invocation_metadata() or ()
+    size = sum(len(key) + len(value) + _ENTRY_OVERHEAD for key, value in entries)
+    if size > MAX_METADATA_BYTES:
+        log.warning("refused a request to %s from %s: %d bytes of metadata", method, context.peer(), size)
+        raise PrizmError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "METADATA_TOO_LARGE",
+            f"the request's metadata is {size} bytes in {len(entries)} entries, counted as HTTP/2 does; "
+            f"the limit is {MAX_METADATA_BYTES}",
+        )
+
+
 async def _checked(method: str, requests: Requests, context: Context) -> AsyncIterator[Any]:
     """The messages of a client stream, failing at the first one that could not be read."""
     async for request in requests:
@@ -120,6 +137,7 @@ async def _fail(context: Context, method: str, exc: Exception) -> NoReturn:
 def _guard_unary(method: str, behavior: UnaryBehavior, client_streaming: bool = False) -> UnaryBehavior:
     async def handler(request: Any, context: Context) -> Any:
         try:
+            _check_metadata(method, context)
             if client_streaming:
                 request = _checked(method, request, context)
             elif isinstance(request, _Refused):
@@ -136,6 +154,7 @@ def _guard_unary(method: str, behavior: UnaryBehavior, client_streaming: bool = 
 def _guard_stream(method: str, behavior: StreamBehavior, client_streaming: bool = False) -> StreamBehavior:
     async def handler(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
+            _check_metadata(method, context)
             if client_streaming:
                 request = _checked(method, request, context)
             elif isinstance(request, _Refused):
