@@ -31,10 +31,24 @@ ROWS = {
     "cancel_after_5_events_stop_ms": ("caller cancels after 5 events: job stops after (ms)", "< 500"),
     "caller_killed_stop_ms": ("caller process SIGKILLed: job stops after (ms)", "< 500"),
     "router_sigterm_exit_s": ("router SIGTERM to exit, 1 s grace (s)", "-"),
-    "router_sigterm_long_stream_code": ("stream longer than the grace ends with", "UNAVAILABLE"),
-    "rolling_restart_calls": ("calls during a 62 s rolling restart", "> 1000"),
-    "rolling_restart_restarts": ("restarts during it", "≥ 6"),
-    "rolling_restart_failed_calls": ("failed calls during it", "0"),
+    "router_sigterm_long_stream_code": (
+        "stream longer than the grace ends with",
+        "UNAVAILABLE ROUTER_SHUTTING_DOWN",
+    ),
+    **{
+        f"rolling_restart_{source}_{what}": (f"{label}, {source} discovery", bound)
+        for source in ("static", "sidecar", "registered", "dns")
+        for what, label, bound in (
+            ("calls", "calls during a 62 s rolling restart (4 callers)", "> 1000"),
+            ("restarts", "... restarts during it", "≥ 6"),
+            ("failed_calls", "... failed calls during it", "0"),
+        )
+    },
+    "drain_cut_off_caller_waits_ms": (
+        "endpoint left with jobs in flight: callers wait past its drain (ms)",
+        "< 1000",
+    ),
+    "bad_requests_200_ejections": ("replicas ejected by 200 bad requests from one caller", "0"),
     "replica_split_of_40": ("40 concurrent jobs split over 2 replicas", "each ≥ 12"),
     "soak_rss_kib_per_1000_streams": ("router RSS slope over a 10,000-stream soak (KiB per 1,000)", "< 400"),
     "soak_rss_growth_mib": ("router RSS growth after the soak's warm-up (MiB)", "-"),

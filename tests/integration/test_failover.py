@@ -201,7 +201,9 @@ def _bad_requests(count: int) -> list[router_pb.RouterServiceTransformRequest]:
     return made
 
 
-async def test_a_caller_sending_bad_requests_ejects_no_replica(tmp_config: Path) -> None:
+async def test_a_caller_sending_bad_requests_ejects_no_replica(
+    tmp_config: Path, figures: dict[str, object]
+) -> None:
     with synthetic_mesh(tmp_config, 2) as (router, providers):
         await wait_routable(router.address, 2)
         async with ChangeLog(router.address) as log, insecure_channel(router.address) as channel:
@@ -216,6 +218,8 @@ async def test_a_caller_sending_bad_requests_ejects_no_replica(tmp_config: Path)
             async with PrizmClient(router.address) as client:
                 endpoints = await client.list_providers()
             assert [e.state for e in endpoints] == [router_pb.ENDPOINT_STATE_SERVING] * 2
-            assert router_pb.ENDPOINT_STATE_EJECTED not in [state for _, _, state in log.changes]
+            ejections = [state for _, _, state in log.changes].count(router_pb.ENDPOINT_STATE_EJECTED)
+            figures["bad_requests_200_ejections"] = ejections
+            assert ejections == 0
         refused_by = [(await status(p.address)).rejected_jobs for p in providers]
         assert sum(refused_by) == 200 and min(refused_by) > 0, refused_by  # both replicas saw them

@@ -26,7 +26,7 @@ from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.control import ChangeLog
-from tests.support.mesh import wait_routable
+from tests.support.mesh import wait_routable, wait_until
 from tests.support.processes import (
     ServerProcess,
     children,
@@ -99,12 +99,17 @@ async def _sidecar(tmp_path: Path) -> AsyncIterator[tuple[str, Restart]]:
 
     async def restart(log: ChangeLog) -> None:
         # The oldest child first, so the two replicas take turns.
-        pid = next(p for p in children(router.pid) if p not in restarted)
+        pid = next(p for p in children(router.pid, "serve-provider") if p not in restarted)
         restarted.append(pid)
         since = time.monotonic()
         os.kill(pid, signal.SIGTERM)
+
+        async def went_down() -> bool:
+            return any(at >= since and state != SERVING for at, _, state in log.changes)
+
+        await wait_until(went_down, timeout=10)
         await wait_routable(router.address, 2, timeout=20)
-        assert any(at >= since and state != SERVING for at, _, state in log.changes), "none went down"
+        assert pid not in children(router.pid, "serve-provider")
 
     try:
         yield router.address, restart

@@ -128,13 +128,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of `pid`, oldest first, from /proc."""
+def children(pid: int, running: str = "") -> list[int]:
+    """The child processes of `pid` (those whose command line holds `running`), oldest first."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
-    return sorted(found, key=_started)
+    return sorted((child for child in found if running in _command(child)), key=_started)
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _started(pid: int) -> float:
