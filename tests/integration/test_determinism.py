@@ -6,9 +6,7 @@ on the same provider in between; the two outputs must be identical and must hold
 
 from __future__ import annotations
 
-import io
 import subprocess
-import wave
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,6 +29,7 @@ from tests.support.ffmedia import (
     sample_video,
     video_asset,
 )
+from tests.support.media import wav_seconds_and_rms
 from tests.support.mesh import client_of, recognised_words
 from tests.support.processes import ServerProcess, router_for, start_provider
 from tests.support.samples import COUNTING, OCR_LINES, open_image, page_png, red_blue_jpeg
@@ -70,16 +69,8 @@ async def client(local_router: ServerProcess) -> AsyncIterator[PrizmClient]:
         yield connected
 
 
-def _wav(data: bytes | None) -> tuple[float, float]:
-    """Seconds and RMS of a 16-bit mono WAV."""
-    assert data is not None
-    with wave.open(io.BytesIO(data), "rb") as wav:
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).astype(np.float64)
-        return wav.getnframes() / wav.getframerate(), float(np.sqrt(np.mean(samples**2)))
-
-
 def _speech(output: OutputAsset) -> None:
-    seconds, rms = _wav(output.data)
+    seconds, rms = wav_seconds_and_rms(output.data)
     assert 2.0 < seconds < 10.0 and rms > 500, (seconds, rms)
 
 

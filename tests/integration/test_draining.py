@@ -8,8 +8,10 @@ at once, never left to their deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -73,36 +75,39 @@ async def _drains_then_leaves(client: PrizmClient, address: str, jobs: list[asyn
     await wait_until(gone, timeout=5)
 
 
-async def test_a_deregistered_endpoint_finishes_its_jobs_and_takes_no_new_ones() -> None:
-    router, provider = start_router(), start_provider("synthetic")
+@contextlib.asynccontextmanager
+async def _registered(
+    config: Path | None = None, lease_s: float = 30.0
+) -> AsyncIterator[tuple[str, str, PrizmClient]]:
+    """A router with one synthetic provider registered by hand: router and provider address, a client."""
+    router = start_router(config)
+    provider = start_provider("synthetic")
     try:
-        await _register(router.address, provider.address)
+        await _register(router.address, provider.address, lease_s)
         async with PrizmClient(router.address) as client:
             await wait_routable(router.address, 1)
-            jobs = await _long_jobs(client, 3)
-            await _deregister(router.address, provider.address)
-            await _drains_then_leaves(client, provider.address, jobs)
+            yield router.address, provider.address, client
     finally:
         for server in (router, provider):
             server.stop()
+
+
+async def test_a_deregistered_endpoint_finishes_its_jobs_and_takes_no_new_ones() -> None:
+    async with _registered() as (router, provider, client):
+        jobs = await _long_jobs(client, 3)
+        await _deregister(router, provider)
+        await _drains_then_leaves(client, provider, jobs)
 
 
 async def test_an_endpoint_whose_lease_runs_out_finishes_its_jobs() -> None:
-    router, provider = start_router(), start_provider("synthetic")
-    try:
-        await _register(router.address, provider.address, lease_s=1.0)
-        async with PrizmClient(router.address) as client:
-            await wait_routable(router.address, 1)
-            jobs = await _long_jobs(client, 2)
+    async with _registered(lease_s=1.0) as (_, provider, client):
+        jobs = await _long_jobs(client, 2)
 
-            async def draining() -> bool:
-                return await _state(client, provider.address) == router_pb.ENDPOINT_STATE_DRAINING
+        async def draining() -> bool:
+            return await _state(client, provider) == router_pb.ENDPOINT_STATE_DRAINING
 
-            await wait_until(draining, timeout=3)
-            await _drains_then_leaves(client, provider.address, jobs)
-    finally:
-        for server in (router, provider):
-            server.stop()
+        await wait_until(draining, timeout=3)
+        await _drains_then_leaves(client, provider, jobs)
 
 
 async def test_an_address_gone_from_dns_finishes_its_jobs(tmp_path: Path) -> None:
@@ -132,44 +137,29 @@ async def test_an_address_gone_from_dns_finishes_its_jobs(tmp_path: Path) -> Non
 async def test_jobs_left_when_the_drain_ends_get_provider_crashed_at_once(
     tmp_config: Path, figures: dict[str, object]
 ) -> None:
-    router = start_router(write_config(tmp_config, [], drain_s=0.5))
-    provider = start_provider("synthetic")
-    try:
-        await _register(router.address, provider.address)
-        async with PrizmClient(router.address) as client:
-            await wait_routable(router.address, 1)
-            jobs = await _long_jobs(client, 2)
-            await _deregister(router.address, provider.address)
-            left = time.monotonic()
-            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
-            waited = time.monotonic() - left
-        assert all(isinstance(o, PrizmError) for o in outcomes), outcomes
-        assert {(o.code, o.reason) for o in outcomes if isinstance(o, PrizmError)} == {
-            (grpc.StatusCode.UNAVAILABLE, "PROVIDER_CRASHED")
-        }
-        assert all(o.metadata["job_id"] for o in outcomes if isinstance(o, PrizmError))
-        figures["drain_cut_off_caller_waits_ms"] = round((waited - 0.5) * 1000, 1)
-        assert waited < 0.5 + 1.0, f"callers waited {waited:.2f} s for a drain of 0.5 s"
-    finally:
-        for server in (router, provider):
-            server.stop()
+    async with _registered(write_config(tmp_config, [], drain_s=0.5)) as (router, provider, client):
+        jobs = await _long_jobs(client, 2)
+        await _deregister(router, provider)
+        left = time.monotonic()
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        waited = time.monotonic() - left
+    assert all(isinstance(o, PrizmError) for o in outcomes), outcomes
+    assert {(o.code, o.reason) for o in outcomes if isinstance(o, PrizmError)} == {
+        (grpc.StatusCode.UNAVAILABLE, "PROVIDER_CRASHED")
+    }
+    assert all(o.metadata["job_id"] for o in outcomes if isinstance(o, PrizmError))
+    figures["drain_cut_off_caller_waits_ms"] = round((waited - 0.5) * 1000, 1)
+    assert waited < 0.5 + 1.0, f"callers waited {waited:.2f} s for a drain of 0.5 s"
 
 
 async def test_an_endpoint_back_while_draining_is_taken_back() -> None:
-    router, provider = start_router(), start_provider("synthetic")
-    try:
-        await _register(router.address, provider.address)
-        async with PrizmClient(router.address) as client:
-            await wait_routable(router.address, 1)
-            jobs = await _long_jobs(client, 1)
-            await _deregister(router.address, provider.address)
-            assert await _state(client, provider.address) == router_pb.ENDPOINT_STATE_DRAINING
-            await _register(router.address, provider.address)
-            await wait_routable(router.address, 1)
-            again = await client.run("text-to-text", "again", options={"events": 1}, timeout=10)
-            assert again.outputs[0].data == synthetic_output(b"again", 1024)
-            assert (await jobs[0]).outputs[0].data == synthetic_output(b"job 0", 1024)
-            assert await _state(client, provider.address) == router_pb.ENDPOINT_STATE_SERVING
-    finally:
-        for server in (router, provider):
-            server.stop()
+    async with _registered() as (router, provider, client):
+        jobs = await _long_jobs(client, 1)
+        await _deregister(router, provider)
+        assert await _state(client, provider) == router_pb.ENDPOINT_STATE_DRAINING
+        await _register(router, provider)
+        await wait_routable(router, 1)
+        again = await client.run("text-to-text", "again", options={"events": 1}, timeout=10)
+        assert again.outputs[0].data == synthetic_output(b"again", 1024)
+        assert (await jobs[0]).outputs[0].data == synthetic_output(b"job 0", 1024)
+        assert await _state(client, provider) == router_pb.ENDPOINT_STATE_SERVING

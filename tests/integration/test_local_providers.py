@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import subprocess
 import sys
-import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from prizm_core.errors import PrizmError
 from prizm_core.options import OptionValue
 from prizm_core.serving import EXIT_UNAVAILABLE
 from tests.support.control import status
+from tests.support.media import wav_seconds_and_rms
 from tests.support.mesh import client_of, recognised_words, wait_until
 from tests.support.processes import ServerProcess, router_for
 from tests.support.samples import OCR_LINES, image_asset, open_image, page_png, red_blue_jpeg
@@ -50,14 +49,6 @@ async def client(local_mesh: ServerProcess) -> AsyncIterator[PrizmClient]:
     """A client of the router, once all three providers are routable."""
     async with client_of(local_mesh.address, 3) as connected:
         yield connected
-
-
-def _wav(data: bytes | None) -> tuple[float, float]:
-    """Seconds and RMS of a 16-bit mono WAV."""
-    assert data is not None
-    with wave.open(io.BytesIO(data), "rb") as wav:
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).astype(np.float64)
-        return wav.getnframes() / wav.getframerate(), float(np.sqrt(np.mean(samples**2)))
 
 
 async def test_imaging_edits_an_image_and_keeps_its_exif_when_asked(client: PrizmClient) -> None:
@@ -120,7 +111,7 @@ async def test_espeak_speaks_three_languages_each_differently(client: PrizmClien
         )
         (audio,) = result.outputs
         assert audio.metadata["voice"] == voice and audio.provenance.provider_id == "espeak"
-        seconds, rms = _wav(audio.data)
+        seconds, rms = wav_seconds_and_rms(audio.data)
         assert 1.0 < seconds < 6.0 and rms > 500, (voice, seconds, rms)
         digests.add(audio.sha256)
     same_text = await client.run("text-to-audio", GREETINGS["fr"], options={"voice": "en-us"}, timeout=30)
@@ -132,7 +123,10 @@ async def test_espeak_duration_follows_the_speed(client: PrizmClient) -> None:
     text = "One sentence, said slowly and then quickly, to time it."
     slow = await client.run("text-to-audio", text, options={"speed": 100}, timeout=30)
     fast = await client.run("text-to-audio", text, options={"speed": 300}, timeout=30)
-    slow_s, fast_s = _wav(slow.outputs[0].data)[0], _wav(fast.outputs[0].data)[0]
+    slow_s, fast_s = (
+        wav_seconds_and_rms(slow.outputs[0].data)[0],
+        wav_seconds_and_rms(fast.outputs[0].data)[0],
+    )
     assert slow_s > 2 * fast_s, (slow_s, fast_s)
 
 
