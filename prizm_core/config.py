@@ -123,6 +123,7 @@ class RouterConfig:
     asset_dir: Path | None = None
     asset_ttl_s: float = 3600.0
     asset_max_bytes: int = 10 * 1024**3
+    asset_max_count: int = 10_000
     # Not a config key: set for `--workers` routers, which share their port on purpose.
     reuse_port: bool = False
 
@@ -225,6 +226,7 @@ _TOP_LEVEL = {
     "asset_dir",
     "asset_ttl_s",
     "asset_max_bytes",
+    "asset_max_count",
 }
 
 
@@ -264,6 +266,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         asset_ttl_s=_number(data.get("asset_ttl_s", RouterConfig.asset_ttl_s), f"{source}: asset_ttl_s", 1.0),
         asset_max_bytes=_int(
             data.get("asset_max_bytes", RouterConfig.asset_max_bytes), f"{source}: asset_max_bytes", 1
+        ),
+        asset_max_count=_int(
+            data.get("asset_max_count", RouterConfig.asset_max_count), f"{source}: asset_max_count", 1
         ),
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -21,6 +22,17 @@ __all__ = [
 
 DOMAIN = "prizm.dev"
 _DETAILS_KEY = "grpc-status-details-bin"
+# An error travels in the trailers, where a client takes 16 KiB at most (gRPC's default) and the
+# message is percent-encoded (up to 3 bytes a byte) and the details base64 (4 per 3). An error that
+# echoes what the caller sent (a long option name, 300 unknown settings) must still fit, or the
+# caller gets RESOURCE_EXHAUSTED "metadata size exceeds hard limit" instead: every piece is clipped
+# (UTF-8 bytes), which keeps the whole under 9 KiB.
+_MAX_MESSAGE_BYTES = 512
+_MAX_VIOLATIONS = 10
+_MAX_FIELD_BYTES = 128
+_MAX_DESCRIPTION_BYTES = 256
+_MAX_METADATA = 8
+_MAX_METADATA_BYTES = 128
 
 
 class PrizmError(Exception):
@@ -41,13 +53,17 @@ class PrizmError(Exception):
         retry_after_s: float | None = None,
         field_violations: Sequence[tuple[str, str]] = (),
     ) -> None:
+        message = _clip(message, _MAX_MESSAGE_BYTES)
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
-        self.metadata = dict(metadata or {})
+        self.metadata = {
+            _clip(key, _MAX_METADATA_BYTES): _clip(value, _MAX_METADATA_BYTES)
+            for key, value in list((metadata or {}).items())[:_MAX_METADATA]
+        }
         self.retry_after_s = retry_after_s
-        self.field_violations = tuple(field_violations)
+        self.field_violations = _clipped_violations(field_violations)
 
     @property
     def retryable(self) -> bool:
@@ -91,6 +107,23 @@ class PrizmError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code.name} {self.reason}: {self.message}"
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` as valid UTF-8, cut to at most `limit` bytes (with an ellipsis) if it is longer."""
+    data = text.encode("utf-8", "replace")  # a lone surrogate could not go into a status
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def _clipped_violations(violations: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    kept = tuple(
+        (_clip(name, _MAX_FIELD_BYTES), _clip(text, _MAX_DESCRIPTION_BYTES))
+        for name, text in violations[:_MAX_VIOLATIONS]
+    )
+    left = len(violations) - len(kept)
+    return (*kept, ("…", f"{left} more not shown")) if left > 0 else kept
 
 
 def invalid_argument(violations: Sequence[tuple[str, str]], reason: str = "INVALID_INPUT") -> PrizmError:
@@ -139,20 +172,22 @@ def error_details(error: grpc.aio.AioRpcError) -> ErrorDetails:
     raw = next((value for key, value in error.trailing_metadata() or () if key == _DETAILS_KEY), None)
     if not isinstance(raw, bytes):
         return ErrorDetails(code=code, message=message)
-    rich = status_pb2.Status.FromString(raw)
     reason, domain, metadata = "", "", {}
     retry_after: float | None = None
     violations: list[tuple[str, str]] = []
-    for detail in rich.details:
-        info = error_details_pb2.ErrorInfo()
-        retry = error_details_pb2.RetryInfo()
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(info):
-            reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
-        elif detail.Unpack(retry):
-            retry_after = retry.retry_delay.ToTimedelta().total_seconds()
-        elif detail.Unpack(bad):
-            violations.extend((v.field, v.description) for v in bad.field_violations)
+    try:
+        for detail in status_pb2.Status.FromString(raw).details:
+            info = error_details_pb2.ErrorInfo()
+            retry = error_details_pb2.RetryInfo()
+            bad = error_details_pb2.BadRequest()
+            if detail.Unpack(info):
+                reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
+            elif detail.Unpack(retry):
+                retry_after = max(retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9, 0.0)
+            elif detail.Unpack(bad):
+                violations.extend((v.field, v.description) for v in bad.field_violations)
+    except DecodeError:  # whoever answered sent details that are not a google.rpc.Status: none
+        return ErrorDetails(code=code, message=message)
     return ErrorDetails(
         code=code,
         message=message,

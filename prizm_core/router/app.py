@@ -71,7 +71,7 @@ async def run_router(config: RouterConfig, stop: asyncio.Event, resolver: Resolv
         )
     )
     leases = Leases(lambda gone: router.retire_endpoint(gone, "lease ran out"), default_s=config.lease_s)
-    assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes)
+    assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes, config.asset_max_count)
     server = _server(config, router, leases, assets)
 
     def on_listening(sidecar: Sidecar, previous: str) -> None:

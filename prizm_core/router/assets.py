@@ -22,6 +22,7 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm_core.assets import ASSET_URI_SCHEME
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.logs import RATE_LIMIT
 
 __all__ = ["AssetStore", "StoredAsset", "asset_id"]
 
@@ -56,12 +57,14 @@ class StoredAsset:
 class AssetStore:
     """Assets uploaded to this router, in a folder of their own, each leased for `ttl_s` from last use."""
 
-    def __init__(self, root: Path | None, ttl_s: float, max_bytes: int) -> None:
+    def __init__(self, root: Path | None, ttl_s: float, max_bytes: int, max_count: int = 10_000) -> None:
         self._owned = root is None
         self.root = Path(tempfile.mkdtemp(prefix="prizm-assets-")) if root is None else root
         self.root.mkdir(parents=True, exist_ok=True)
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
+        # Bytes alone do not bound it: empty uploads cost a file and ~2 KiB of memory each.
+        self.max_count = max_count
         self._assets: dict[str, StoredAsset] = {}
         self._used = 0
         self._reaper: asyncio.Task[None] | None = None
@@ -73,6 +76,13 @@ class AssetStore:
             PrizmError: INVALID_ARGUMENT for a missing header or a size or hash that does not
                 match it; RESOURCE_EXHAUSTED ASSET_STORE_FULL when the store would exceed its size.
         """
+        if len(self._assets) >= self.max_count:
+            raise PrizmError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "ASSET_STORE_FULL",
+                f"the router's asset store holds {len(self._assets)} assets, its limit",
+                retry_after_s=60.0,
+            )
         header: media_pb.Asset | None = None
         identifier = uuid.uuid4().hex
         path = self.root / identifier
@@ -106,7 +116,7 @@ class AssetStore:
         self._assets[identifier] = stored
         self._used += size
         self._start_reaper()
-        log.info("asset %s stored: %d bytes", identifier, size)
+        log.info("asset %s stored: %d bytes", identifier, size, extra={RATE_LIMIT: True})
         return stored
 
     def _checked(

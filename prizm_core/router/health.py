@@ -112,7 +112,8 @@ class HealthMonitor:
                 if response.status == _SERVING:
                     await self._serving(endpoint)
                 else:
-                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+                    names = health_pb2.HealthCheckResponse.ServingStatus
+                    status = names.Name(response.status) if response.status in names.values() else "unknown"
                     self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}")
             self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")
         finally:

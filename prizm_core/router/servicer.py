@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,6 +36,7 @@ JOB_ID_HEADER = "prizm-job-id"
 # Names a caller for per-caller limits; without it, the caller is its host (channels to one
 # target share connections, so a connection does not tell callers apart).
 CALLER_HEADER = "prizm-caller"
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 # A DNS name (at most 253 characters), a colon and a port, with room for IPv6 brackets.
 _MAX_ADDRESS_CHARS = 262
 
@@ -50,6 +52,22 @@ def _endpoint_address(address: str) -> str:
     except ConfigError as exc:
         raise invalid_argument([("address", str(exc))]) from None
     return address
+
+
+def _forwardable(metadata: tuple[tuple[str, str | bytes], ...]) -> tuple[tuple[str, str | bytes], ...]:
+    """Metadata to pass on to a provider, refused if gRPC could not send it on.
+
+    gRPC hands a handler a text value that is not valid UTF-8 as bytes; sent on under a key that
+    is not `-bin`, the provider call would fail with INTERNAL "Illegal header value".
+    """
+    bad = [
+        (f"metadata.{key}", "must be printable ASCII; binary values need a key ending in -bin")
+        for key, value in metadata
+        if not key.endswith("-bin") and not (isinstance(value, str) and _PRINTABLE_ASCII.fullmatch(value))
+    ]
+    if bad:
+        raise invalid_argument(bad, "INVALID_METADATA")
+    return metadata
 
 
 def _peer_host(peer: str) -> str:
@@ -119,7 +137,7 @@ class Dispatcher:
         """Admits the job, tells the caller its id, and relays its events."""
         metadata = tuple(context.invocation_metadata() or ())
         caller = next((str(v) for k, v in metadata if k == CALLER_HEADER), "") or _peer_host(context.peer())
-        forwarded = tuple((k, v) for k, v in metadata if k in self.forward_metadata)
+        forwarded = _forwardable(tuple((k, v) for k, v in metadata if k in self.forward_metadata))
         job.job_id = checked_job_id(job.job_id)
         check_inline_inputs(job.inputs)
         for index, asset in enumerate(job.inputs):
@@ -238,7 +256,8 @@ class RouterServicer:
                 f"{address} is already known from another source and needs no lease",
             )
         self.router.add_endpoint(address, router_pb.DISCOVERY_SOURCE_REGISTERED, request.priority)
-        granted = self.leases.grant(address, request.lease.ToTimedelta().total_seconds())
+        # From the fields: ToTimedelta() overflows on a lease of 2**62 seconds, which is just long.
+        granted = self.leases.grant(address, request.lease.seconds + request.lease.nanos / 1e9)
         response = router_pb.RegisterProviderResponse()
         response.lease.FromNanoseconds(int(granted * 1e9))
         return response

@@ -17,9 +17,11 @@ from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 
 from prizm_core.assets import ASSET_SOURCE_HEADER, ASSET_URI_SCHEME, check_inline_inputs
+from prizm_core.capabilities import capability_info
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.errors import PrizmError, invalid_argument
 from prizm_core.ids import checked_job_id
+from prizm_core.logs import RATE_LIMIT
 from prizm_core.options import options_struct
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
@@ -91,6 +93,10 @@ class ModelServicer:
     def _model(self, capability: media_pb.Capability.ValueType, model_id: str) -> ModelSpec:
         if capability == media_pb.CAPABILITY_UNSPECIFIED:
             raise invalid_argument([("capability", "is required")])
+        try:
+            wanted = capability_info(capability).name
+        except KeyError:
+            raise invalid_argument([("capability", f"unknown capability {capability}")]) from None
         models = self.provider.models()
         if model_id:
             model = next((m for m in models if m.id == model_id), None)
@@ -102,27 +108,13 @@ class ModelServicer:
                     f"provider {self.provider.id} has no model {model_id!r}; it has: {known}",
                 )
             if capability not in model.capabilities:
-                raise invalid_argument(
-                    [
-                        (
-                            "capability",
-                            f"model {model_id} cannot do {media_pb.Capability.Name(capability)}",
-                        )
-                    ],
-                    reason="UNSUPPORTED_CAPABILITY",
-                )
+                violation = ("capability", f"model {model_id} cannot do {wanted}")
+                raise invalid_argument([violation], reason="UNSUPPORTED_CAPABILITY")
             return model
         model = next((m for m in models if capability in m.capabilities), None)
         if model is None:
-            raise invalid_argument(
-                [
-                    (
-                        "capability",
-                        f"provider {self.provider.id} cannot do {media_pb.Capability.Name(capability)}",
-                    )
-                ],
-                reason="UNSUPPORTED_CAPABILITY",
-            )
+            violation = ("capability", f"provider {self.provider.id} cannot do {wanted}")
+            raise invalid_argument([violation], reason="UNSUPPORTED_CAPABILITY")
         return model
 
     async def job(self, request: JobRequest, context: Context, workdir: Path, job_id: str = "") -> Job:
@@ -283,5 +275,5 @@ class ProviderServicer:
     ) -> provider_pb.ConfigureResponse:
         """Applies runtime settings; their values are never logged."""
         applied = self.provider.configure(dict(request.settings))
-        log.info("configured settings: %s", ", ".join(sorted(applied)) or "none")
+        log.info("configured settings: %s", ", ".join(sorted(applied)) or "none", extra={RATE_LIMIT: True})
         return provider_pb.ConfigureResponse(applied=sorted(applied))

@@ -206,6 +206,9 @@ async def test_rejects_bad_requests_before_any_work(subject: Subject) -> None:
         subject.models.Transform(_request(subject, capability=media_pb.CAPABILITY_UNSPECIFIED), timeout=10)
     )
     assert unspecified.code == grpc.StatusCode.INVALID_ARGUMENT
+    nameless = await _failure(subject.models.Transform(_request(subject, capability=99), timeout=10))
+    assert nameless.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert nameless.field_violations == (("capability", "unknown capability 99"),)
     assert (await subject.status()).finished_jobs == finished, "a rejected request must not start a job"
 
 

@@ -87,3 +87,20 @@ async def test_unknown_and_foreign_asset_references_are_refused(tmp_config: Path
                 async for _ in stub.Transform(request, timeout=10):
                     pass
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_store_holds_a_bounded_number_of_assets(tmp_config: Path, tmp_path: Path) -> None:
+    # Empty uploads weigh nothing against asset_max_bytes, but each costs a file and memory.
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with synthetic_mesh(tmp_config, 1, asset_max_count=3) as (router, _):
+        async with PrizmClient(router.address) as client:
+            uploaded = [await client.upload(empty) for _ in range(3)]
+            assert len({asset.uri for asset in uploaded}) == 3
+            with pytest.raises(PrizmError) as full:
+                await client.upload(empty)
+            assert (full.value.code, full.value.reason) == (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "ASSET_STORE_FULL",
+            )
+            assert full.value.retry_after_s == 60.0

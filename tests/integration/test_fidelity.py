@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import grpc
 import pytest
@@ -16,6 +18,7 @@ from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
 from prizm_core.options import options_struct
 from tests.support.control import configure
+from tests.support.h2status import raw_call
 from tests.support.mesh import wait_routable
 from tests.support.processes import start_provider, start_router, write_config
 
@@ -126,6 +129,28 @@ async def test_oversized_metadata_is_refused_cleanly(tmp_path: Path) -> None:
                     router_pb.ListProvidersRequest(), metadata=(("x-big", "v" * 15_000),), timeout=5
                 )
         await wait_routable(router.address, 1)  # and the router serves on
+    finally:
+        router.stop()
+        provider.stop()
+
+
+async def test_a_forwarded_header_that_is_not_ascii_is_refused_by_name(tmp_path: Path) -> None:
+    # Only a bare HTTP/2 client sends these: gRPC libraries refuse such values themselves.
+    provider = start_provider("synthetic")
+    router = start_router(write_config(tmp_path / "router.yaml", [provider.address]))
+    request = router_pb.RouterServiceTransformRequest(capability=1, inputs=[text_asset("hi")])
+    try:
+        await wait_routable(router.address, 1)
+        for value in (b"00-\xff\xfe-01", "café".encode(), b"a\x01b"):
+            code, message = await asyncio.to_thread(
+                raw_call,
+                router.address,
+                "/prizm.v1.RouterService/Transform",
+                [(b"traceparent", value)],
+                [request.SerializeToString()],
+            )
+            assert code == "INVALID_ARGUMENT", (value, code, message)
+            assert "metadata.traceparent: must be printable ASCII" in unquote(message)
     finally:
         router.stop()
         provider.stop()

@@ -40,6 +40,18 @@ async def test_both_refuse_a_missing_or_malformed_address_the_same_way() -> None
         router.stop()
 
 
+async def test_a_lease_of_any_length_is_granted_up_to_the_maximum() -> None:
+    router = start_router()
+    try:
+        async with insecure_channel(router.address) as channel:
+            request = router_pb.RegisterProviderRequest(address="127.0.0.1:9")
+            request.lease.seconds = 2**62  # past what a timedelta can hold
+            answer = await router_grpc.RouterServiceStub(channel).RegisterProvider(request, timeout=5)
+        assert answer.lease.seconds == 300
+    finally:
+        router.stop()
+
+
 async def test_deregistering_an_unknown_address_names_it() -> None:
     router = start_router()
     try:

@@ -19,7 +19,7 @@ from tests.support.h2raw import (
     RST_STREAM,
     SETTINGS,
     _frame,
-    _hpack_string,
+    grpc_messages,
     grpc_request_headers,
 )
 
@@ -61,10 +61,8 @@ def raw_calls(
     bytes as given) and one gRPC message `message`; returns how many ended `closed` (the server's
     end of stream) or `reset` (RST_STREAM), or `goaway`."""
     host, port = address.rsplit(":", 1)
-    block = grpc_request_headers(address, path) + b"".join(
-        b"\x00" + _hpack_string(name) + _hpack_string(value) for name, value in headers
-    )
-    body = b"\x00" + struct.pack(">I", len(message)) + message
+    block = grpc_request_headers(address, path, headers)
+    body = grpc_messages(message)
     ended: Counter[str] = Counter()
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(PREFACE + _frame(SETTINGS, 0, 0))

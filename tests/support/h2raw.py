@@ -6,9 +6,10 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["RawConnection", "grpc_request_headers"]
+__all__ = ["RawConnection", "grpc_messages", "grpc_request_headers"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY = 0x0, 0x1, 0x3, 0x4, 0x6, 0x7
@@ -36,8 +37,9 @@ def _hpack_string(value: bytes) -> bytes:
     return bytes(encoded) + value
 
 
-def grpc_request_headers(authority: str, path: str) -> bytes:
-    """An HPACK block opening a gRPC call: every field a literal without indexing."""
+def grpc_request_headers(authority: str, path: str, extra: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
+    """An HPACK block opening a gRPC call, with `extra` header fields as given (any bytes): every
+    field a literal without indexing."""
     fields = [
         (b":method", b"POST"),
         (b":scheme", b"http"),
@@ -45,8 +47,14 @@ def grpc_request_headers(authority: str, path: str) -> bytes:
         (b":authority", authority.encode()),
         (b"content-type", b"application/grpc"),
         (b"te", b"trailers"),
+        *extra,
     ]
     return b"".join(b"\x00" + _hpack_string(name) + _hpack_string(value) for name, value in fields)
+
+
+def grpc_messages(*messages: bytes) -> bytes:
+    """A request body: each message with gRPC's length prefix, uncompressed."""
+    return b"".join(b"\x00" + struct.pack(">I", len(message)) + message for message in messages)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from prizm_core.errors import DOMAIN, PrizmError, error_details, invalid_argument
+from prizm_core.errors import DOMAIN, PrizmError, error_details, invalid_argument, unknown_settings
 
 _DETAILS_KEY = "grpc-status-details-bin"
 
@@ -169,3 +169,25 @@ def test_invalid_argument_takes_a_reason() -> None:
     assert PrizmError.from_rpc_error(_rpc_error(error.to_rich_status())).field_violations == (
         ("options.n", "must be a whole number"),
     )
+
+
+def test_an_error_echoing_a_long_request_still_fits_in_the_trailers() -> None:
+    # 300 unknown settings with long names, in a script that percent-encodes to three bytes a byte.
+    names = [f"{'é' * 100}-{n}" for n in range(300)]
+    error = unknown_settings(names)
+    status = error.to_rich_status()
+    message_bytes = len(status.message.encode())
+    details_bytes = len(status.SerializeToString())
+    # What the trailers carry: the message percent-encoded, the details base64-encoded.
+    assert 3 * message_bytes + 4 * details_bytes / 3 < 12 * 1024
+    assert len(error.field_violations) == 11
+    assert error.field_violations[-1] == ("…", "290 more not shown")
+    assert error.field_violations[0][0].startswith("settings.éé") and error.field_violations[0][0].endswith(
+        "…"
+    )
+    assert error.message.startswith("invalid request: settings.") and error.message.endswith("…")
+
+
+def test_short_errors_are_kept_as_they_are() -> None:
+    error = PrizmError(grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND", "no model 'x'", metadata={"model": "x"})
+    assert (error.message, error.metadata) == ("no model 'x'", {"model": "x"})
