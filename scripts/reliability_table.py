@@ -62,6 +62,17 @@ ROWS = {
     "rapid_reset_router_growth_mib": ("... router RSS growth (MiB)", "< 32"),
     "ping_flood_pings_sent": ("ping flood: pings sent before GOAWAY ENHANCE_YOUR_CALM", "-"),
     "ping_flood_closed_after_s": ("... connection closed after (s)", "< 5"),
+    "bad_request_flood_2000_in_s": ("2,000 bad requests of three kinds over raw HTTP/2 took (s)", "-"),
+    "bad_request_flood_2000_log_bytes": ("... log they added, all layers (bytes)", "< 65536"),
+    "fuzz_calls": ("fuzzed calls, every RPC of router and provider", "-"),
+    "fuzz_calls_per_s": ("... calls per second", "-"),
+    "fuzz_unknown_or_internal": ("... ending UNKNOWN or INTERNAL", "0"),
+    "fuzz_max_latency_s": ("... slowest call (s)", "≤ 5"),
+    "fuzz_router_rss_growth_kib": (
+        "... router RSS floor growth over the measured passes (KiB)",
+        "see Fuzzing",
+    ),
+    "fuzz_log_bytes_per_1000_calls": ("... log per 1,000 calls (bytes)", "see Fuzzing"),
     "upload_48mib_router_growth_mib": ("router RSS growth, 48 MiB upload and job (MiB)", "< 32"),
     "video_200mb_router_growth_mib": ("router RSS growth, 207 MB video in and out (MiB)", "< 64"),
 }

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,14 +134,20 @@ async def test_nothing_a_client_sends_reaches_any_log_line_raw(
         assert "x-vendor-key: [REDACTED]" in text
 
 
-async def test_a_flood_of_bad_requests_adds_a_bounded_log(start_router: StartRouter) -> None:
+async def test_a_flood_of_bad_requests_adds_a_bounded_log(
+    start_router: StartRouter, figures: dict[str, object]
+) -> None:
     router = start_router({})
+    started = time.monotonic()
     ended = raw_calls(router.address, CHECK, [(b"x-weird", b"\xff\xfe")], count=700)  # gRPC's Python logger
     ended += raw_calls(router.address, TRANSFORM, [(b"grpc-timeout", b"bad")], count=700)  # gRPC's C core
     ended += raw_calls(router.address, TRANSFORM, message=b"\xff\xff\xff\xff", count=600)  # undecodable
+    seconds = time.monotonic() - started
     assert sum(ended.values()) == 2000, ended
     assert await _serving(router.address)
     stderr = router.stop()
+    figures["bad_request_flood_2000_in_s"] = round(seconds, 2)
+    figures["bad_request_flood_2000_log_bytes"] = len(stderr)
 
     lines = stderr.decode("utf-8").splitlines()
     # Unlimited, these write a line or a traceback each: over 7,000 lines. Each kind gets 10 a window.
