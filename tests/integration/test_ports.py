@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prizm.v1 import router_service_pb2 as router_pb
+
 from prizm_core.client import PrizmClient
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.mesh import wait_routable, wait_until
@@ -62,7 +64,11 @@ async def test_workers_share_their_port(tmp_path: Path) -> None:
     try:
         await wait_routable(router.address, 1)
         async with PrizmClient(router.address) as client:
-            result = await client.run("text-to-text", "shared", options={"events": 1}, timeout=10)
+            # Each worker watches the provider itself: the one this connection reached may not serve yet.
+            waiting = router_pb.RoutingHints(wait_for_ready=True)
+            result = await client.run(
+                "text-to-text", "shared", options={"events": 1}, routing=waiting, timeout=10
+            )
         assert result.outputs[0].data == synthetic_output(b"shared", 1024)
 
         async def both_serving() -> bool:
