@@ -69,7 +69,7 @@ ROWS = {
     "fuzz_unknown_or_internal": ("... ending UNKNOWN or INTERNAL", "0"),
     "fuzz_max_latency_s": ("... slowest call (s)", "≤ 5"),
     "fuzz_router_rss_growth_kib": (
-        "... router RSS floor growth over the measured passes (KiB)",
+        "... router RSS floor growth, measured passes (KiB)",
         "see Fuzzing",
     ),
     "fuzz_log_bytes_per_1000_calls": ("... log per 1,000 calls (bytes)", "see Fuzzing"),

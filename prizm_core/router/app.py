@@ -16,9 +16,10 @@ from prizm_core.router.admission import Admission
 from prizm_core.router.asset_servicer import AssetServicer
 from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router, RouterSettings
+from prizm_core.router.dispatch import Dispatcher
 from prizm_core.router.dns import DnsDiscovery, Resolver, system_resolver
 from prizm_core.router.leases import Leases
-from prizm_core.router.servicer import Dispatcher, MeshModelServicer, MeshProviderServicer, RouterServicer
+from prizm_core.router.servicer import MeshModelServicer, MeshProviderServicer, RouterServicer
 from prizm_core.router.sidecars import Sidecar, SidecarManager
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening
 
