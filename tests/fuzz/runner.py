@@ -42,6 +42,7 @@ CLIENT_INTERNAL = "Internal error from Core"
 # 16 KiB limit on received metadata: the client reports RESOURCE_EXHAUSTED, the real code is lost.
 TRAILERS_TOO_LARGE = "received metadata size exceeds hard limit"
 STATUS_LOST = "STATUS_LOST(trailers over the client's limit)"
+SERVER_METADATA_LIMIT = 64 * 1024  # gRPC's own limit on request metadata in a Prizm server
 _KEPT = 50  # findings kept per method: enough to reduce, not so many that a flood of them eats memory
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 32 * 1024 * 1024)]
 
@@ -160,7 +161,9 @@ async def _timed(channel: grpc.aio.Channel, method: Method, case: Case) -> tuple
         code, details = await asyncio.wait_for(_one(channel, method, case), DEADLINE_S + HANG_GRACE_S)
     except grpc.aio.AioRpcError as error:
         code, details = error.code().name, error.details() or ""
-        if TRAILERS_TOO_LARGE in details:  # the client dropped the server's status: see STATUS_LOST
+        # The client dropped the server's status: see STATUS_LOST. The server's own refusal of
+        # request metadata over its 64 KiB reads the same, with its limit: that one is an answer.
+        if TRAILERS_TOO_LARGE in details and f"vs. {SERVER_METADATA_LIMIT})" not in details:
             code = STATUS_LOST
     except TimeoutError:
         code, details = "HANG", f"no status {HANG_GRACE_S} s past the deadline"
