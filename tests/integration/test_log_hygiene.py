@@ -20,7 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from prizm_core.channels import insecure_channel
-from tests.support.h2calls import raw_calls
+from tests.support.h2status import raw_calls
 
 pytestmark = pytest.mark.faults
 

@@ -1,12 +1,16 @@
-"""gRPC calls over a bare HTTP/2 connection with header bytes no gRPC library sends, and the status
-each ends with: `grpc-status` read from the trailers by a small HPACK decoder (RFC 7541: static and
-dynamic table, no Huffman; gRPC's encoder writes the values we read as plain literals)."""
+"""gRPC calls over a bare HTTP/2 connection with header bytes no gRPC library sends (values that are
+not UTF-8, control characters) and bodies that do not decode: one call and the status it ends with
+(`grpc-status` read from the trailers by a small HPACK decoder, RFC 7541: static and dynamic table,
+no Huffman; gRPC's encoder writes the values we read as plain literals), or many calls on one
+connection, counted by how they ended."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from tests.support.h2raw import (
@@ -24,9 +28,11 @@ from tests.support.h2raw import (
     grpc_request_headers,
 )
 
-__all__ = ["MAX_BODY_BYTES", "HpackDecoder", "raw_call"]
+__all__ = ["MAX_BODY_BYTES", "HpackDecoder", "raw_call", "raw_calls"]
 
 END_STREAM = 0x1
+WINDOW_UPDATE = 0x8
+BATCH = 100  # calls in flight at once, well under the server's concurrent stream limit
 CONTINUATION = 0x9
 PADDED, PRIORITY = 0x8, 0x20
 MAX_FRAME_BYTES = 16_384
@@ -280,3 +286,65 @@ def raw_call(
                 if outcome is not None:
                     return outcome
         return stream.goaway or ("HANG", "")
+
+
+class _Frames:
+    """Frames read from a socket, one at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
+        self._buffer = b""
+
+    def _read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = self._socket.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def next(self) -> tuple[int, int, int, bytes]:
+        """Kind, flags, stream id and payload of the next frame."""
+        head = self._read(9)
+        length = int.from_bytes(head[:3], "big")
+        stream = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+        return head[3], head[4], stream, self._read(length)
+
+
+def raw_calls(
+    address: str, path: str, headers: Sequence[tuple[bytes, bytes]] = (), count: int = 1, message: bytes = b""
+) -> Counter[str]:
+    """Makes `count` calls of `path` on one connection, each with the extra `headers` (HPACK literals,
+    bytes as given) and one gRPC message `message`; returns how many ended `closed` (the server's
+    end of stream) or `reset` (RST_STREAM), or `goaway`."""
+    host, port = address.rsplit(":", 1)
+    block = grpc_request_headers(address, path, headers)
+    body = grpc_messages(message)
+    ended: Counter[str] = Counter()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(PREFACE + _frame(SETTINGS, 0, 0))
+        frames = _Frames(sock)
+        for first in range(0, count, BATCH):
+            waiting = {2 * index + 1 for index in range(first, min(first + BATCH, count))}
+            sock.sendall(
+                b"".join(
+                    _frame(HEADERS, END_HEADERS, s, block) + _frame(DATA, END_STREAM, s, body)
+                    for s in sorted(waiting)
+                )
+            )
+            while waiting:
+                kind, flags, stream, payload = frames.next()
+                if kind in (SETTINGS, PING) and not flags & ACK:
+                    sock.sendall(_frame(kind, ACK, 0, payload if kind == PING else b""))
+                if kind == DATA and payload:  # give the window back, so replies never stall
+                    sock.sendall(_frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload))))
+                if kind == GOAWAY:
+                    ended["goaway"] += len(waiting) + max(count - first - BATCH, 0)
+                    return ended
+                if stream in waiting and (
+                    kind == RST_STREAM or (kind in (HEADERS, DATA) and flags & END_STREAM)
+                ):
+                    waiting.discard(stream)
+                    ended["reset" if kind == RST_STREAM else "closed"] += 1
+    return ended
