@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -26,7 +25,7 @@ from tests.fuzz.campaign import Campaign, log_bytes, served_services, start_serv
 from tests.fuzz.runner import DEADLINE_S, STATUS_LOST, Finding, Tally, fuzz_raw_headers
 from tests.fuzz.seeds import PROVIDER_SERVICES, ROUTER_SERVICES, methods
 from tests.support.mesh import settled, wait_routable
-from tests.support.processes import ServerProcess, router_for, start_provider
+from tests.support.processes import ServerProcess, own_mesh
 
 # 1,000 calls per RPC take about 50 s here (2 vCPU, 36 RPCs, ~700 calls/s): CI stays near 90 s.
 PER_METHOD = int(os.environ.get("PRIZM_FUZZ_PER_METHOD", "1500"))
@@ -61,19 +60,7 @@ CORE_HEADER_REFUSALS = {
 }
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ServerProcess]:
-    """A synthetic provider of its own: the fuzz must not touch other tests' servers."""
-    server = start_provider("synthetic")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def router(tmp_path_factory: pytest.TempPathFactory, provider: ServerProcess) -> Iterator[ServerProcess]:
-    """A router with the provider as its static endpoint."""
-    with router_for(tmp_path_factory.mktemp("fuzz"), provider) as server:
-        yield server
+provider, router = own_mesh("fuzz")
 
 
 async def _serving(address: str) -> bool:

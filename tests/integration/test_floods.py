@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -17,7 +17,7 @@ from prizm_core.client import PrizmClient
 from prizm_core.errors import PrizmError
 from tests.support.h2raw import ENHANCE_YOUR_CALM, RawConnection
 from tests.support.mesh import client_of, settled
-from tests.support.processes import ServerProcess, router_for, start_provider
+from tests.support.processes import ServerProcess, own_mesh
 
 pytestmark = pytest.mark.faults
 
@@ -25,19 +25,7 @@ TRANSFORM = "/prizm.v1.RouterService/Transform"
 SLOW = {"events": 2, "interval_ms": 500}  # a job of about a second
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ServerProcess]:
-    """A synthetic provider of its own: these floods should not touch other tests' servers."""
-    server = start_provider("synthetic")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def router(tmp_path_factory: pytest.TempPathFactory, provider: ServerProcess) -> Iterator[ServerProcess]:
-    """A router in front of it."""
-    with router_for(tmp_path_factory.mktemp("floods"), provider) as server:
-        yield server
+provider, router = own_mesh("floods")
 
 
 @pytest.fixture

@@ -11,14 +11,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 __all__ = [
     "ServerProcess",
     "children",
     "cpu_seconds",
+    "own_mesh",
     "start_provider",
     "start_router",
     "start_server",
@@ -176,3 +179,25 @@ def synthetic_mesh(
         for server in [router, *providers]:
             if server is not None:
                 server.stop()
+
+
+def own_mesh(
+    purpose: str,
+) -> tuple[Callable[..., Iterator[ServerProcess]], Callable[..., Iterator[ServerProcess]]]:
+    """Module fixtures `provider` (a synthetic provider) and `router` (in front of it) for tests
+    that must not touch other tests' servers: `provider, router = own_mesh("floods")`."""
+
+    @pytest.fixture(scope="module", name="provider")
+    def provider() -> Iterator[ServerProcess]:
+        server = start_provider("synthetic")
+        yield server
+        server.stop()
+
+    @pytest.fixture(scope="module", name="router")
+    def router(tmp_path_factory: pytest.TempPathFactory, provider: ServerProcess) -> Iterator[ServerProcess]:
+        with router_for(tmp_path_factory.mktemp(purpose), provider) as server:
+            yield server
+
+    provider.__doc__ = f"A synthetic provider of the {purpose} tests' own."
+    router.__doc__ = f"A router in front of the {purpose} tests' provider."
+    return provider, router
