@@ -25,7 +25,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from prizm_core.channels import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, Reason, invalid_argument
 
 __all__ = ["add_service", "internal_error", "method_path"]
 
@@ -42,7 +42,7 @@ Requests = AsyncIterable[Any]
 class _Refused:
     """A request message that could not be read, in place of the message."""
 
-    reason: str
+    reason: Reason
     problem: str
 
     def error(self) -> PrizmError:
@@ -55,7 +55,7 @@ def _reader(request_cls: Any) -> Callable[[bytes], Any]:
     def read(raw: bytes) -> Any:
         if len(raw) > MAX_MESSAGE_BYTES:
             return _Refused(
-                "INPUT_TOO_LARGE",
+                Reason.INPUT_TOO_LARGE,
                 f"a message of {len(raw)} bytes is over the {MAX_MESSAGE_BYTES} byte limit; "
                 "send large inputs by reference (AssetService.UploadAsset, then its prizm-asset:// URI)",
             )
@@ -63,7 +63,7 @@ def _reader(request_cls: Any) -> Callable[[bytes], Any]:
             return request_cls.FromString(raw)
         except Exception:  # any failure to decode is the caller's bytes, not our fault
             return _Refused(
-                "MALFORMED_REQUEST", f"the bytes are not a valid {request_cls.DESCRIPTOR.full_name}"
+                Reason.MALFORMED_REQUEST, f"the bytes are not a valid {request_cls.DESCRIPTOR.full_name}"
             )
 
     return read
@@ -87,7 +87,7 @@ def _check_metadata(method: str, context: Context) -> None:
         log.warning("refused a request to %s from %s: %d bytes of metadata", method, context.peer(), size)
         raise PrizmError(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "METADATA_TOO_LARGE",
+            Reason.METADATA_TOO_LARGE,
             f"the request's metadata is {size} bytes in {len(entries)} entries, counted as HTTP/2 does; "
             f"the limit is {MAX_METADATA_BYTES}",
         )
@@ -107,7 +107,7 @@ def internal_error(where: str, exc: BaseException) -> PrizmError:
     log.error("unexpected error in %s (correlation id %s)", where, correlation_id, exc_info=exc)
     return PrizmError(
         grpc.StatusCode.INTERNAL,
-        "INTERNAL_ERROR",
+        Reason.INTERNAL_ERROR,
         f"internal error; correlation id {correlation_id}",
         metadata={"correlation_id": correlation_id},
     )

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2
 
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 
 __all__ = ["HEARTBEAT_HEADER", "HealthServicer"]
 
@@ -68,7 +68,7 @@ class HealthServicer:
         status = self._status.get(request.service)
         if status is None:
             raise PrizmError(
-                grpc.StatusCode.NOT_FOUND, "UNKNOWN_SERVICE", f"unknown service {request.service!r}"
+                grpc.StatusCode.NOT_FOUND, Reason.UNKNOWN_SERVICE, f"unknown service {request.service!r}"
             )
         return health_pb2.HealthCheckResponse(status=status)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from prizm_core.errors import DOMAIN, PrizmError, error_details, invalid_argument, unknown_settings
+from prizm_core.errors import DOMAIN, PrizmError, Reason, error_details, invalid_argument, unknown_settings
 
 _DETAILS_KEY = "grpc-status-details-bin"
 
@@ -35,7 +36,9 @@ def _unpacked(rich: status_pb2.Status) -> dict[str, object]:
 
 
 def test_rich_status_carries_error_info_with_domain_reason_and_metadata() -> None:
-    error = PrizmError(grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND", "no model 'x'", metadata={"model": "x"})
+    error = PrizmError(
+        grpc.StatusCode.NOT_FOUND, Reason.MODEL_NOT_FOUND, "no model 'x'", metadata={"model": "x"}
+    )
     rich = error.to_rich_status()
     assert rich.code == grpc.StatusCode.NOT_FOUND.value[0]
     assert rich.message == "no model 'x'"
@@ -48,16 +51,18 @@ def test_rich_status_carries_error_info_with_domain_reason_and_metadata() -> Non
 
 
 def test_rich_status_carries_retry_info_only_when_retry_after_is_given() -> None:
-    with_retry = PrizmError(grpc.StatusCode.UNAVAILABLE, "NO_HEALTHY_PROVIDER", "later", retry_after_s=2.5)
+    with_retry = PrizmError(
+        grpc.StatusCode.UNAVAILABLE, Reason.NO_HEALTHY_PROVIDER, "later", retry_after_s=2.5
+    )
     retry = _unpacked(with_retry.to_rich_status())["RetryInfo"]
     assert isinstance(retry, error_details_pb2.RetryInfo)
     assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (2, 500_000_000)
-    without = PrizmError(grpc.StatusCode.UNAVAILABLE, "NO_HEALTHY_PROVIDER", "later")
+    without = PrizmError(grpc.StatusCode.UNAVAILABLE, Reason.NO_HEALTHY_PROVIDER, "later")
     assert "RetryInfo" not in _unpacked(without.to_rich_status())
 
 
 def test_negative_retry_after_becomes_zero() -> None:
-    error = PrizmError(grpc.StatusCode.UNAVAILABLE, "BUSY", "busy", retry_after_s=-3.0)
+    error = PrizmError(grpc.StatusCode.UNAVAILABLE, Reason.NOT_RUNNING, "busy", retry_after_s=-3.0)
     retry = _unpacked(error.to_rich_status())["RetryInfo"]
     assert isinstance(retry, error_details_pb2.RetryInfo)
     assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (0, 0)
@@ -66,7 +71,7 @@ def test_negative_retry_after_becomes_zero() -> None:
 def test_rich_status_carries_bad_request_field_violations_in_order() -> None:
     error = PrizmError(
         grpc.StatusCode.INVALID_ARGUMENT,
-        "INVALID_OPTIONS",
+        Reason.INVALID_OPTIONS,
         "bad",
         field_violations=[("options.speed", "must be at most 2"), ("options.voice", "unknown option")],
     )
@@ -79,7 +84,9 @@ def test_rich_status_carries_bad_request_field_violations_in_order() -> None:
 
 
 def test_to_status_puts_the_rich_status_in_the_trailer() -> None:
-    error = PrizmError(grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA", "slow down", retry_after_s=1.0)
+    error = PrizmError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, Reason.ROUTER_OVERLOADED, "slow down", retry_after_s=1.0
+    )
     status = error.to_status()
     assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert status.details == "slow down"
@@ -90,7 +97,7 @@ def test_to_status_puts_the_rich_status_in_the_trailer() -> None:
 def test_round_trip_through_a_real_rpc_error_keeps_everything() -> None:
     sent = PrizmError(
         grpc.StatusCode.UNAVAILABLE,
-        "NO_HEALTHY_PROVIDER",
+        Reason.NO_HEALTHY_PROVIDER,
         "every provider of text-to-audio is unavailable",
         metadata={"capability": "text-to-audio"},
         retry_after_s=1.25,
@@ -112,6 +119,7 @@ def test_round_trip_through_a_real_rpc_error_keeps_everything() -> None:
     assert received.retry_after_s == pytest.approx(1.25)
     assert received.field_violations == sent.field_violations
     assert received.retryable
+    assert received.reason is Reason.NO_HEALTHY_PROVIDER
     assert str(received) == "UNAVAILABLE NO_HEALTHY_PROVIDER: every provider of text-to-audio is unavailable"
 
 
@@ -149,7 +157,7 @@ def test_rpc_error_with_no_details_at_all_has_empty_message() -> None:
     ],
 )
 def test_retryable_follows_the_code(code: grpc.StatusCode, retryable: bool) -> None:
-    assert PrizmError(code, "R", "m").retryable is retryable
+    assert PrizmError(code, Reason.INTERNAL_ERROR, "m").retryable is retryable
 
 
 def test_invalid_argument_builds_invalid_argument_with_every_violation() -> None:
@@ -164,7 +172,7 @@ def test_invalid_argument_builds_invalid_argument_with_every_violation() -> None
 
 
 def test_invalid_argument_takes_a_reason() -> None:
-    error = invalid_argument([("options.n", "must be a whole number")], reason="INVALID_OPTIONS")
+    error = invalid_argument([("options.n", "must be a whole number")], reason=Reason.INVALID_OPTIONS)
     assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_OPTIONS")
     assert PrizmError.from_rpc_error(_rpc_error(error.to_rich_status())).field_violations == (
         ("options.n", "must be a whole number"),
@@ -189,5 +197,82 @@ def test_an_error_echoing_a_long_request_still_fits_in_the_trailers() -> None:
 
 
 def test_short_errors_are_kept_as_they_are() -> None:
-    error = PrizmError(grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND", "no model 'x'", metadata={"model": "x"})
+    error = PrizmError(
+        grpc.StatusCode.NOT_FOUND, Reason.MODEL_NOT_FOUND, "no model 'x'", metadata={"model": "x"}
+    )
     assert (error.message, error.metadata) == ("no model 'x'", {"model": "x"})
+
+
+def _with_info(reason: str, domain: str = DOMAIN, message: str = "refused") -> status_pb2.Status:
+    rich = status_pb2.Status(code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=message)
+    rich.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata={"k": "v"}))
+    return rich
+
+
+def test_a_reason_this_client_does_not_know_stays_the_string_that_came() -> None:
+    # A newer server may send a reason added after this client was built.
+    received = PrizmError.from_rpc_error(_rpc_error(_with_info("QUOTA_OF_THE_FUTURE")))
+    assert received.reason == "QUOTA_OF_THE_FUTURE"
+    assert not isinstance(received.reason, Reason)
+    assert (received.code, received.metadata) == (grpc.StatusCode.FAILED_PRECONDITION, {"k": "v"})
+    assert str(received) == "FAILED_PRECONDITION QUOTA_OF_THE_FUTURE: refused"
+
+
+def test_a_known_name_from_another_domain_is_not_taken_for_a_prizm_reason() -> None:
+    received = PrizmError.from_rpc_error(_rpc_error(_with_info("MODEL_NOT_FOUND", domain="example.com")))
+    assert received.reason == "MODEL_NOT_FOUND"
+    assert not isinstance(received.reason, Reason)
+    assert error_details(_rpc_error(_with_info("MODEL_NOT_FOUND", domain="example.com"))).domain == (
+        "example.com"
+    )
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        b"\xff\xff not a google.rpc.Status",
+        # A Status whose ErrorInfo is not an ErrorInfo inside.
+        status_pb2.Status(
+            code=grpc.StatusCode.FAILED_PRECONDITION.value[0],
+            message="refused",
+            details=[any_pb2.Any(type_url="type.googleapis.com/google.rpc.ErrorInfo", value=b"\xff\xff")],
+        ).SerializeToString(),
+    ],
+)
+def test_details_that_cannot_be_read_count_as_none(trailer: bytes) -> None:
+    rpc_error = grpc.aio.AioRpcError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata((_DETAILS_KEY, trailer)),
+        details="refused",
+    )
+    details = error_details(rpc_error)
+    assert (details.code, details.message, details.reason, details.domain) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "refused",
+        "",
+        "",
+    )
+    assert PrizmError.from_rpc_error(rpc_error).reason == "FAILED_PRECONDITION"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(grpc.StatusCode.INTERNAL, "refused"), (grpc.StatusCode.FAILED_PRECONDITION, "something else")],
+)
+def test_details_that_disagree_with_the_status_count_as_none(code: grpc.StatusCode, message: str) -> None:
+    # grpcio-status refuses details whose code or message is not the call's: they are not its own.
+    rpc_error = _rpc_error(_with_info("MODEL_NOT_FOUND"), code)
+    rpc_error = grpc.aio.AioRpcError(
+        code, grpc.aio.Metadata(), rpc_error.trailing_metadata(), details=message
+    )
+    details = error_details(rpc_error)
+    assert (details.code, details.message, details.reason, details.metadata) == (code, message, "", {})
+    assert PrizmError.from_rpc_error(rpc_error).reason == code.name
+
+
+def test_details_of_other_types_are_skipped() -> None:
+    rich = _with_info("MODEL_NOT_FOUND")
+    rich.details.add().Pack(error_details_pb2.DebugInfo(detail="stack"))
+    received = PrizmError.from_rpc_error(_rpc_error(rich))
+    assert (received.reason, received.metadata) == (Reason.MODEL_NOT_FOUND, {"k": "v"})
