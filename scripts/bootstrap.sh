@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a bare machine:
-#   python  - ffmpeg, espeak-ng and a font (apt when root), Python >= 3.11 with venv (apt when root),
+#   python  - ffmpeg, espeak-ng, sox and a font (apt when root), Python >= 3.11 with venv (apt when root),
 #             then .venv with Prizm and its dev tools
 #   node    - npm (apt when root), then buf from package-lock.json
 #   nginx   - Debian's nginx, the native-proxy baseline of `make bench`
@@ -24,13 +24,15 @@ python_ok() {
   command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
 
-# Programs the local providers run: ffmpeg (video and audio), espeak-ng (speech), a real font.
-MEDIA_PACKAGES=(ffmpeg espeak-ng fonts-dejavu-core)
+# Programs the local providers run: ffmpeg (video and audio), espeak-ng (speech), a real font;
+# sox for the out-of-tree provider the tests build (tests/fixtures/prizm-sox-effects).
+MEDIA_PACKAGES=(ffmpeg espeak-ng fonts-dejavu-core sox)
 
 setup_media() {
   local missing=()
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v sox >/dev/null || missing+=(sox)
   [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
   ((${#missing[@]} == 0)) && return
   if [[ $(id -u) == 0 ]]; then
@@ -46,6 +48,12 @@ setup_python() {
   [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[local,dev]'
+  # With two source roots (. and gen/python) setuptools makes the editable install an import hook,
+  # which mypy cannot follow: an out-of-tree provider checked with this environment would see the
+  # SDK as `Any`. Listing the roots in a .pth lets mypy find the typed packages (py.typed) too.
+  local site
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  printf '%s\n' "$PWD" "$PWD/gen/python" >"$site/prizm-sources.pth"
 }
 
 setup_node() {

@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.espeak.provider import EspeakProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(EspeakProvider.main(sys.argv[1:]))
+sys.exit(run_provider(EspeakProvider))

@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.ffmpeg.provider import FfmpegProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(FfmpegProvider.main(sys.argv[1:]))
+sys.exit(run_provider(FfmpegProvider))

@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.imaging.provider import ImagingProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(ImagingProvider.main(sys.argv[1:]))
+sys.exit(run_provider(ImagingProvider))

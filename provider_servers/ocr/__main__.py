@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.ocr.provider import OcrProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(OcrProvider.main(sys.argv[1:]))
+sys.exit(run_provider(OcrProvider))

@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.piper.provider import PiperProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(PiperProvider.main(sys.argv[1:]))
+sys.exit(run_provider(PiperProvider))

@@ -3,5 +3,6 @@
 import sys
 
 from provider_servers.pocketsphinx.provider import PocketsphinxProvider
+from provider_servers.sdk import run_provider
 
-sys.exit(PocketsphinxProvider.main(sys.argv[1:]))
+sys.exit(run_provider(PocketsphinxProvider))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 
 __all__ = ["JobTracker"]
 
@@ -51,14 +51,14 @@ class JobTracker:
             if not self.running:
                 raise PrizmError(
                     grpc.StatusCode.UNAVAILABLE,
-                    "NOT_RUNNING",
+                    Reason.NOT_RUNNING,
                     "the provider is not running (warming up or stopped)",
                     retry_after_s=RETRY_AFTER_S,
                 )
             if self.max_jobs and self.active >= self.max_jobs:
                 raise PrizmError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    "PROVIDER_OVERLOADED",
+                    Reason.PROVIDER_OVERLOADED,
                     f"the provider runs {self.active} jobs, its limit",
                     retry_after_s=RETRY_AFTER_S,
                 )

@@ -9,14 +9,19 @@ from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import job_pb2 as job_pb
 from prizm.v1 import media_pb2 as media_pb
 
+from prizm_core.enums import Capability, MediaKind, MediaUnit, ProviderKind
 from provider_servers.sdk.jobs import Progress
 from provider_servers.sdk.models import ModelSpec, OptionValue, Param
 
 __all__ = [
+    "capability_proto",
     "cost_proto",
     "duration_proto",
+    "media_kind_proto",
     "model_proto",
+    "param_proto",
     "progress_proto",
+    "provider_kind_proto",
     "usage_proto",
 ]
 
@@ -26,6 +31,25 @@ _PARAM_TYPES = {
     "number": catalog_pb.PARAMETER_TYPE_NUMBER,
     "boolean": catalog_pb.PARAMETER_TYPE_BOOLEAN,
 }
+
+
+def capability_proto(capability: Capability) -> media_pb.Capability.ValueType:
+    """The wire value of `capability`."""
+    return media_pb.Capability.ValueType(int(capability))
+
+
+def media_kind_proto(kind: MediaKind) -> media_pb.MediaKind.ValueType:
+    """The wire value of `kind`."""
+    return media_pb.MediaKind.ValueType(int(kind))
+
+
+def provider_kind_proto(kind: ProviderKind) -> catalog_pb.ProviderKind.ValueType:
+    """The wire value of `kind`."""
+    return catalog_pb.ProviderKind.ValueType(int(kind))
+
+
+def _unit_proto(unit: MediaUnit) -> catalog_pb.MediaUnit.ValueType:
+    return catalog_pb.MediaUnit.ValueType(int(unit))
 
 
 def duration_proto(seconds: float) -> duration_pb2.Duration:
@@ -43,7 +67,8 @@ def _scalar(value: OptionValue) -> struct_pb2.Value:
     return struct_pb2.Value(number_value=float(value))
 
 
-def _param_proto(param: Param) -> catalog_pb.Parameter:
+def param_proto(param: Param) -> catalog_pb.Parameter:
+    """The `Parameter` message describing `param`: what the catalog publishes and options are checked on."""
     message = catalog_pb.Parameter(
         name=param.name,
         type=_PARAM_TYPES[param.type],
@@ -64,28 +89,29 @@ def _param_proto(param: Param) -> catalog_pb.Parameter:
 def model_proto(model: ModelSpec) -> catalog_pb.Model:
     """The `Model` message describing `model`."""
     prices = [
-        catalog_pb.Price(unit=unit, amount_per_unit=amount) for unit, amount in sorted(model.prices.items())
+        catalog_pb.Price(unit=_unit_proto(unit), amount_per_unit=amount)
+        for unit, amount in sorted(model.prices.items())
     ]
     return catalog_pb.Model(
         id=model.id,
         display_name=model.display_name,
         description=model.description,
-        capabilities=model.capabilities,
+        capabilities=[capability_proto(capability) for capability in model.capabilities],
         pricing=catalog_pb.Pricing(currency=model.currency if prices else "", prices=prices),
-        parameters=[_param_proto(param) for param in model.parameters],
+        parameters=[param_proto(param) for param in model.parameters],
         input_mime_types=model.input_mime_types,
         output_mime_type=model.output_mime_type,
     )
 
 
-def usage_proto(
-    usage: Mapping[catalog_pb.MediaUnit.ValueType, float],
-) -> list[catalog_pb.UnitAmount]:
+def usage_proto(usage: Mapping[MediaUnit, float]) -> list[catalog_pb.UnitAmount]:
     """UnitAmount messages for `usage`, in unit order."""
-    return [catalog_pb.UnitAmount(unit=unit, quantity=qty) for unit, qty in sorted(usage.items())]
+    return [
+        catalog_pb.UnitAmount(unit=_unit_proto(unit), quantity=qty) for unit, qty in sorted(usage.items())
+    ]
 
 
-def cost_proto(model: ModelSpec, usage: Mapping[catalog_pb.MediaUnit.ValueType, float]) -> media_pb.Cost:
+def cost_proto(model: ModelSpec, usage: Mapping[MediaUnit, float]) -> media_pb.Cost:
     """What `usage` costs on `model`."""
     return media_pb.Cost(currency=model.currency, amount=model.cost(usage))
 
@@ -93,7 +119,7 @@ def cost_proto(model: ModelSpec, usage: Mapping[catalog_pb.MediaUnit.ValueType, 
 def progress_proto(progress: Progress) -> job_pb.Progress:
     """The `Progress` message for a progress event."""
     message = job_pb.Progress(
-        state=progress.state,
+        state=job_pb.JobState.ValueType(int(progress.state)),
         queue_position=progress.queue_position,
         stage=progress.stage,
         message=progress.message,

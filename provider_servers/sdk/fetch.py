@@ -13,7 +13,7 @@ from prizm.v1 import asset_service_pb2_grpc as asset_grpc
 from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.channels import insecure_channel
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 
 __all__ = ["fetch_asset"]
 
@@ -41,5 +41,7 @@ async def fetch_asset(source: str, uri: str, target: Path) -> media_pb.Asset:
         finally:
             await asyncio.to_thread(stream.close)
     if size != header.size_bytes or digest.hexdigest() != header.sha256:
-        raise PrizmError(grpc.StatusCode.DATA_LOSS, "ASSET_CORRUPTED", f"{uri} arrived incomplete or damaged")
+        raise PrizmError(
+            grpc.StatusCode.DATA_LOSS, Reason.ASSET_CORRUPTED, f"{uri} arrived incomplete or damaged"
+        )
     return header

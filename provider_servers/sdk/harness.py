@@ -1,4 +1,4 @@
-"""The provider harness: owns the server, health, warm-up, signals and drain for one provider."""
+"""The provider harness: serves any `Provider` class (server, health, warm-up, signals, drain)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,13 +18,20 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
-from prizm_core.serving import EXIT_UNAVAILABLE, GrpcServer, ServeSettings, announce_listening, stop_signal
+from prizm_core.serving import (
+    EXIT_UNAVAILABLE,
+    GrpcServer,
+    ServeSettings,
+    announce_listening,
+    announce_unavailable,
+    stop_signal,
+)
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.registration import keep_registered
 from provider_servers.sdk.servicer import ModelServicer, ProviderServicer
 
-__all__ = ["ProviderSettings", "main", "parse_settings", "serve"]
+__all__ = ["ProviderSettings", "parse_settings", "run_provider", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +155,29 @@ async def _run(provider: Provider, settings: ProviderSettings) -> None:
     await serve(provider, settings, stop_signal())
 
 
-def main(provider_cls: type[Provider], argv: Sequence[str]) -> int:
-    """Entry point of a provider process: parse, build from the environment, serve."""
-    settings = parse_settings(provider_cls.id, argv)
+def run_provider(provider_cls: type[Provider], argv: Sequence[str] | None = None) -> int:
+    """Runs a provider class as its own gRPC server until SIGTERM or SIGINT; a process's entry point.
+
+    Parses the command line (`--port`, `--register`, ...; `--help` lists them),
+    refuses to start when the machine lacks what the provider needs, builds
+    the provider from the environment and serves it. A provider package's
+    `__main__.py` is `sys.exit(run_provider(MyProvider))`; `prizm
+    serve-provider NAME` calls it too.
+
+    Args:
+        provider_cls: The provider to serve.
+        argv: Its command-line arguments; `sys.argv[1:]` when None.
+
+    Returns:
+        The exit status: 0 after a clean stop, 78 (EX_CONFIG) when the provider
+        cannot run here, 1 when the address cannot be bound.
+    """
+    settings = parse_settings(provider_cls.id, sys.argv[1:] if argv is None else argv)
     configure_logging(settings.log_level)
     missing = provider_cls.missing()
     if missing:
         log.error("provider %s cannot run here: %s", provider_cls.id, "; ".join(missing))
+        announce_unavailable("; ".join(missing))
         return EXIT_UNAVAILABLE
     provider = provider_cls.from_environment(os.environ)
     try:

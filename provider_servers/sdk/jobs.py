@@ -7,10 +7,7 @@ from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import job_pb2 as job_pb
-from prizm.v1 import media_pb2 as media_pb
-
+from prizm_core.enums import Capability, JobState, MediaKind, MediaUnit
 from provider_servers.sdk.models import ModelSpec, OptionValue
 
 __all__ = ["Event", "InputAsset", "Job", "Output", "Progress", "Usage"]
@@ -30,7 +27,7 @@ class InputAsset:
         metadata: Media metadata from the caller.
     """
 
-    kind: media_pb.MediaKind.ValueType
+    kind: MediaKind
     mime_type: str
     sha256: str
     size_bytes: int
@@ -41,7 +38,7 @@ class InputAsset:
     @classmethod
     def inline(
         cls,
-        kind: media_pb.MediaKind.ValueType,
+        kind: MediaKind,
         mime_type: str,
         data: bytes,
         metadata: Mapping[str, str] | None = None,
@@ -86,7 +83,7 @@ class Job:
     """
 
     id: str
-    capability: media_pb.Capability.ValueType
+    capability: Capability
     model: ModelSpec
     inputs: tuple[InputAsset, ...]
     options: Mapping[str, OptionValue]
@@ -97,12 +94,23 @@ class Job:
 
 @dataclass(frozen=True)
 class Progress:
-    """How a job is going. Fractions must not go down."""
+    """How a job is going.
+
+    Attributes:
+        fraction: How much is done, 0 to 1; None when unknown. It must not go
+            down (the stream keeps it from doing so).
+        stage: A short machine-readable name of the step, e.g. `encode`.
+        message: What is happening, for people.
+        state: Where the job is; RUNNING unless it waits in a queue or uploads.
+        eta_s: Seconds until the job is done, when the provider can tell.
+        logs: Lines of the tool's log worth showing.
+        queue_position: Place in a queue (state QUEUED); 0 when not queued.
+    """
 
     fraction: float | None = None
     stage: str = ""
     message: str = ""
-    state: job_pb.JobState.ValueType = job_pb.JOB_STATE_RUNNING
+    state: JobState = JobState.RUNNING
     eta_s: float | None = None
     logs: tuple[str, ...] = ()
     queue_position: int = 0
@@ -110,9 +118,17 @@ class Progress:
 
 @dataclass(frozen=True)
 class Output:
-    """An output asset: all its bytes, or an async stream of them."""
+    """An output asset: all its bytes, or an async stream of them.
 
-    kind: media_pb.MediaKind.ValueType
+    Attributes:
+        kind: Media kind.
+        mime_type: MIME type, e.g. `audio/wav`.
+        data: The bytes, or an async iterable of them (cut into chunks and
+            hashed as they pass).
+        metadata: Media metadata, e.g. `{"sample_rate": "22050"}`.
+    """
+
+    kind: MediaKind
     mime_type: str
     data: bytes | AsyncIterable[bytes]
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -120,9 +136,13 @@ class Output:
 
 @dataclass(frozen=True)
 class Usage:
-    """The work a job actually did, in media units; replaces the estimate in the completion."""
+    """The work a job actually did, in media units; replaces the estimate in the completion.
 
-    amounts: Mapping[catalog_pb.MediaUnit.ValueType, float]
+    Attributes:
+        amounts: Quantity per media unit, e.g. `{MediaUnit.OUTPUT_AUDIO_SECOND: 3.2}`.
+    """
+
+    amounts: Mapping[MediaUnit, float]
 
 
 Event = Progress | Output | Usage

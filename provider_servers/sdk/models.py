@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
-
+from prizm_core.enums import Capability, MediaUnit
 from prizm_core.options import OptionValue
 
 __all__ = ["ModelSpec", "OptionValue", "Param", "ParamType"]
@@ -63,14 +61,14 @@ class ModelSpec:
     id: str
     display_name: str
     description: str
-    capabilities: tuple[media_pb.Capability.ValueType, ...]
+    capabilities: tuple[Capability, ...]
     parameters: tuple[Param, ...] = ()
-    prices: Mapping[catalog_pb.MediaUnit.ValueType, float] = field(default_factory=dict)
+    prices: Mapping[MediaUnit, float] = field(default_factory=dict)
     currency: str = "USD"
     input_mime_types: tuple[str, ...] = ()
     output_mime_type: str = ""
     max_inputs: int = 1
 
-    def cost(self, usage: Mapping[catalog_pb.MediaUnit.ValueType, float]) -> float:
+    def cost(self, usage: Mapping[MediaUnit, float]) -> float:
         """What `usage` costs under this model's prices."""
         return sum(quantity * self.prices.get(unit, 0.0) for unit, quantity in usage.items())

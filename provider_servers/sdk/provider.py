@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import ClassVar, Self
 
 import grpc
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.capabilities import capability_info
-from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
+from prizm_core.enums import Capability, MediaKind, MediaUnit, ProviderKind
+from prizm_core.errors import PrizmError, Reason, invalid_argument, unknown_settings
 from provider_servers.sdk.jobs import Event, Job
 from provider_servers.sdk.models import ModelSpec
 
@@ -27,17 +26,26 @@ def _is_utf8(data: bytes) -> bool:
 
 
 class Provider(abc.ABC):
-    """A provider: one or more models behind one gRPC server.
+    """A provider: it describes itself and its models, and does the work.
 
     Subclasses set the class attributes, list their models and implement
-    `transform`; the harness owns the server, health, validation, chunking,
-    provenance, cancellation and shutdown.
+    `transform`. How it is served is not its concern: `run_provider` (the
+    harness) owns the server, health, validation, chunking, provenance,
+    cancellation and shutdown for any subclass.
+
+    Attributes:
+        id: Provider id, lower-case, unique in a mesh; set in the class body.
+        display_name: Human-readable name.
+        kind: Where it does its work.
+        version: The provider's own version.
+        description: What it is, in a sentence.
+        max_concurrent_jobs: Most jobs at once; 0 means no limit.
     """
 
     # Set in the class body; an instance may override `id` (e.g. from its environment).
     id: str
     display_name: ClassVar[str]
-    kind: ClassVar[catalog_pb.ProviderKind.ValueType]
+    kind: ClassVar[ProviderKind]
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = ""
     # Most jobs at once; more are refused (RESOURCE_EXHAUSTED) so the router can go elsewhere.
@@ -49,13 +57,6 @@ class Provider(abc.ABC):
         """Builds the provider from its settings in `environ`; the one place it reads them."""
         del environ
         return cls()
-
-    @classmethod
-    def main(cls, argv: Sequence[str]) -> int:
-        """Runs this provider as its own gRPC server; what `prizm serve-provider` calls."""
-        from provider_servers.sdk.harness import main  # noqa: PLC0415 - harness imports this module
-
-        return main(cls, argv)
 
     @classmethod
     def missing(cls) -> list[str]:
@@ -85,7 +86,7 @@ class Provider(abc.ABC):
         Raises:
             PrizmError: INVALID_ARGUMENT with field violations.
         """
-        expected = capability_info(job.capability).input_kind
+        expected = MediaKind(capability_info(job.capability).input_kind)
         violations: list[tuple[str, str]] = []
         if not job.inputs:
             violations.append(("inputs", "at least one input is required"))
@@ -93,9 +94,8 @@ class Provider(abc.ABC):
             violations.append(("inputs", f"at most {job.model.max_inputs} input(s) accepted"))
         for index, asset in enumerate(job.inputs):
             if asset.kind != expected:
-                kind = media_pb.MediaKind.Name(expected)
-                violations.append((f"inputs[{index}].kind", f"must be {kind}"))
-            if asset.kind == media_pb.MEDIA_KIND_TEXT and not _is_utf8(asset.read()):
+                violations.append((f"inputs[{index}].kind", f"must be {expected.name}"))
+            if asset.kind == MediaKind.TEXT and not _is_utf8(asset.read()):
                 violations.append((f"inputs[{index}].data", "text must be UTF-8"))
             accepted = job.model.input_mime_types
             if accepted and asset.mime_type.split(";")[0].strip() not in accepted:
@@ -106,10 +106,10 @@ class Provider(abc.ABC):
     def admit(self, job: Job) -> None:
         """Last word before a valid job starts: raise a PrizmError to refuse it. Default: admit."""
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
         """The work `job` will take, in media units, for cost estimates. Default: one request."""
         del job
-        return {catalog_pb.MEDIA_UNIT_REQUEST: 1.0}
+        return {MediaUnit.REQUEST: 1.0}
 
     @abc.abstractmethod
     def transform(self, job: Job) -> AsyncIterator[Event]:
@@ -133,7 +133,7 @@ class Provider(abc.ABC):
         """Stops the service the provider works with. Default: refused, it is in-process."""
         raise PrizmError(
             grpc.StatusCode.FAILED_PRECONDITION,
-            "SERVICE_NOT_MANAGED",
+            Reason.SERVICE_NOT_MANAGED,
             f"provider {self.id} runs in-process and has no service to stop",
         )
 
@@ -142,7 +142,7 @@ class Provider(abc.ABC):
         """Whether `start_service` / `stop_service` manage a separate service."""
         return False
 
-    def capabilities(self) -> list[media_pb.Capability.ValueType]:
+    def capabilities(self) -> list[Capability]:
         """Union of the models' capabilities, in enum order."""
         found = {cap for model in self.models() for cap in model.capabilities}
         return sorted(found)

@@ -19,17 +19,24 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm_core.assets import ASSET_SOURCE_HEADER, ASSET_URI_SCHEME, check_inline_inputs
 from prizm_core.capabilities import capability_info
 from prizm_core.channels import CHUNK_BYTES
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.enums import Capability, MediaKind
+from prizm_core.errors import PrizmError, Reason, invalid_argument
 from prizm_core.ids import checked_job_id
 from prizm_core.logs import RATE_LIMIT
 from prizm_core.options import options_struct
 from provider_servers.sdk.capacity import JobTracker
-from provider_servers.sdk.convert import cost_proto, model_proto, usage_proto
+from provider_servers.sdk.convert import (
+    capability_proto,
+    cost_proto,
+    model_proto,
+    provider_kind_proto,
+    usage_proto,
+)
 from provider_servers.sdk.fetch import fetch_asset
 from provider_servers.sdk.jobs import InputAsset, Job
 from provider_servers.sdk.models import ModelSpec
 from provider_servers.sdk.options import option_values, resolve_options
-from provider_servers.sdk.provider import Provider
+from provider_servers.sdk.served import ServedProvider
 from provider_servers.sdk.stream import job_events
 
 __all__ = ["ModelServicer", "ProviderServicer"]
@@ -52,6 +59,15 @@ class JobRequest(Protocol):
     def options(self) -> Any: ...
 
 
+def _media_kind(index: int, value: int) -> MediaKind:
+    """The input's kind; an unset or unknown number is refused here, as no `MediaKind` holds it."""
+    try:
+        return MediaKind(value)
+    except ValueError:
+        problem = "is required" if value == media_pb.MEDIA_KIND_UNSPECIFIED else f"unknown media kind {value}"
+        raise invalid_argument([(f"inputs[{index}].kind", problem)]) from None
+
+
 async def _input_asset(index: int, asset: media_pb.Asset, context: Context, workdir: Path) -> InputAsset:
     """An input from its inline bytes, or downloaded from the router that sent it by reference."""
     if asset.WhichOneof("source") == "uri":
@@ -59,12 +75,12 @@ async def _input_asset(index: int, asset: media_pb.Asset, context: Context, work
         if not asset.uri.startswith(ASSET_URI_SCHEME) or not isinstance(source, str) or not source:
             raise invalid_argument(
                 [(f"inputs[{index}].uri", f"only {ASSET_URI_SCHEME} URIs, through a router, are accepted")],
-                reason="UNSUPPORTED_ASSET_SOURCE",
+                reason=Reason.UNSUPPORTED_ASSET_SOURCE,
             )
         path = workdir / f"input-{index}"
         header = await fetch_asset(source, asset.uri, path)
         return InputAsset(
-            kind=asset.kind or header.kind,
+            kind=_media_kind(index, asset.kind or header.kind),
             mime_type=asset.mime_type or header.mime_type,
             sha256=header.sha256,
             size_bytes=header.size_bytes,
@@ -73,9 +89,20 @@ async def _input_asset(index: int, asset: media_pb.Asset, context: Context, work
         )
     if asset.sha256 and asset.sha256.lower() != hashlib.sha256(asset.data).hexdigest():
         raise invalid_argument(
-            [(f"inputs[{index}].sha256", "does not match the data")], reason="ASSET_HASH_MISMATCH"
+            [(f"inputs[{index}].sha256", "does not match the data")], reason=Reason.ASSET_HASH_MISMATCH
         )
-    return InputAsset.inline(asset.kind, asset.mime_type, asset.data, dict(asset.metadata))
+    kind = _media_kind(index, asset.kind)
+    return InputAsset.inline(kind, asset.mime_type, asset.data, dict(asset.metadata))
+
+
+def _capability(value: int) -> Capability:
+    """The job's capability; an unset or unknown number is refused here, as no `Capability` holds it."""
+    if value == media_pb.CAPABILITY_UNSPECIFIED:
+        raise invalid_argument([("capability", "is required")])
+    try:
+        return Capability(value)
+    except ValueError:
+        raise invalid_argument([("capability", f"unknown capability {value}")]) from None
 
 
 def _metadata(context: Context) -> dict[str, str | bytes]:
@@ -85,18 +112,13 @@ def _metadata(context: Context) -> dict[str, str | bytes]:
 class ModelServicer:
     """`prizm.v1.ModelService` for one provider."""
 
-    def __init__(self, provider: Provider, tracker: JobTracker, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(self, provider: ServedProvider, tracker: JobTracker, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.provider = provider
         self.tracker = tracker
         self.chunk_bytes = chunk_bytes
 
-    def _model(self, capability: media_pb.Capability.ValueType, model_id: str) -> ModelSpec:
-        if capability == media_pb.CAPABILITY_UNSPECIFIED:
-            raise invalid_argument([("capability", "is required")])
-        try:
-            wanted = capability_info(capability).name
-        except KeyError:
-            raise invalid_argument([("capability", f"unknown capability {capability}")]) from None
+    def _model(self, capability: Capability, model_id: str) -> ModelSpec:
+        wanted = capability_info(capability).name
         models = self.provider.models()
         if model_id:
             model = next((m for m in models if m.id == model_id), None)
@@ -104,24 +126,25 @@ class ModelServicer:
                 known = ", ".join(m.id for m in models)
                 raise PrizmError(
                     grpc.StatusCode.NOT_FOUND,
-                    "MODEL_NOT_FOUND",
+                    Reason.MODEL_NOT_FOUND,
                     f"provider {self.provider.id} has no model {model_id!r}; it has: {known}",
                 )
             if capability not in model.capabilities:
                 violation = ("capability", f"model {model_id} cannot do {wanted}")
-                raise invalid_argument([violation], reason="UNSUPPORTED_CAPABILITY")
+                raise invalid_argument([violation], reason=Reason.UNSUPPORTED_CAPABILITY)
             return model
         model = next((m for m in models if capability in m.capabilities), None)
         if model is None:
             violation = ("capability", f"provider {self.provider.id} cannot do {wanted}")
-            raise invalid_argument([violation], reason="UNSUPPORTED_CAPABILITY")
+            raise invalid_argument([violation], reason=Reason.UNSUPPORTED_CAPABILITY)
         return model
 
     async def job(self, request: JobRequest, context: Context, workdir: Path, job_id: str = "") -> Job:
         """Validates a request into a job before any work starts: model and options first, then
         the inputs (downloading those sent by reference into `workdir`), then the provider's checks."""
         check_inline_inputs(request.inputs)
-        model = self._model(request.capability, request.model)
+        capability = _capability(request.capability)
+        model = self._model(capability, request.model)
         options = resolve_options(model.parameters, option_values(request.options))
         job_id = checked_job_id(job_id)
         inputs = tuple(
@@ -130,7 +153,7 @@ class ModelServicer:
         remaining = context.time_remaining()
         job = Job(
             id=job_id,
-            capability=request.capability,
+            capability=capability,
             model=model,
             inputs=inputs,
             options=options,
@@ -191,7 +214,7 @@ class ProviderServicer:
     """`prizm.v1.ProviderService` for one provider."""
 
     def __init__(
-        self, provider: Provider, tracker: JobTracker, on_service: Callable[[bool], Awaitable[None]]
+        self, provider: ServedProvider, tracker: JobTracker, on_service: Callable[[bool], Awaitable[None]]
     ) -> None:
         self.provider = provider
         self.tracker = tracker
@@ -212,8 +235,8 @@ class ProviderServicer:
         return catalog_pb.ProviderInfo(
             id=p.id,
             display_name=p.display_name,
-            kind=p.kind,
-            capabilities=p.capabilities(),
+            kind=provider_kind_proto(p.kind),
+            capabilities=[capability_proto(capability) for capability in p.capabilities()],
             version=p.version,
             description=p.description,
         )
@@ -240,10 +263,11 @@ class ProviderServicer:
         self, request: provider_pb.ListModelsRequest, context: Context
     ) -> provider_pb.ListModelsResponse:
         """Lists the models, optionally only those with a capability."""
+        wanted = int(request.capability)
         models = [
             model_proto(m)
             for m in self.provider.models()
-            if request.capability == media_pb.CAPABILITY_UNSPECIFIED or request.capability in m.capabilities
+            if wanted == media_pb.CAPABILITY_UNSPECIFIED or wanted in m.capabilities
         ]
         return provider_pb.ListModelsResponse(models=models)
 

@@ -16,11 +16,12 @@ from prizm_core.options import options_struct
 from provider_servers.sdk.convert import (
     cost_proto,
     duration_proto,
+    media_kind_proto,
     progress_proto,
     usage_proto,
 )
 from provider_servers.sdk.jobs import Job, Output, Progress, Usage
-from provider_servers.sdk.provider import Provider
+from provider_servers.sdk.served import JobRunner
 
 __all__ = ["job_events"]
 
@@ -67,7 +68,9 @@ async def _chunks(output: Output, size: int) -> AsyncIterator[bytes]:
 async def _output_events(
     stamp: _Stamper, index: int, output: Output, summary: job_pb.OutputSummary, chunk_bytes: int
 ) -> AsyncIterator[model_pb.TransformResponse]:
-    asset = media_pb.Asset(kind=output.kind, mime_type=output.mime_type, metadata=output.metadata)
+    asset = media_pb.Asset(
+        kind=media_kind_proto(output.kind), mime_type=output.mime_type, metadata=output.metadata
+    )
     if isinstance(output.data, bytes):
         asset.size_bytes = len(output.data)
         asset.sha256 = hashlib.sha256(output.data).hexdigest()
@@ -84,7 +87,7 @@ async def _output_events(
 
 
 async def job_events(
-    provider: Provider, job: Job, chunk_bytes: int = CHUNK_BYTES
+    provider: JobRunner, job: Job, chunk_bytes: int = CHUNK_BYTES
 ) -> AsyncIterator[model_pb.TransformResponse]:
     """Runs `job` on `provider` and yields its stream: a start, progress, outputs, a completion.
 

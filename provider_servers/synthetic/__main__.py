@@ -2,6 +2,7 @@
 
 import sys
 
+from provider_servers.sdk import run_provider
 from provider_servers.synthetic.provider import SyntheticProvider
 
-sys.exit(SyntheticProvider.main(sys.argv[1:]))
+sys.exit(run_provider(SyntheticProvider))

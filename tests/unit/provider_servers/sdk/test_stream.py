@@ -13,7 +13,20 @@ from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 
 from prizm_core.channels import CHUNK_BYTES
-from provider_servers.sdk import Event, InputAsset, Job, ModelSpec, Output, Progress, Provider, Usage
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    InputAsset,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Progress,
+    Provider,
+    ProviderKind,
+    Usage,
+)
 from provider_servers.sdk.stream import job_events
 
 MIB = 1024 * 1024
@@ -26,8 +39,8 @@ MODEL = ModelSpec(
     id="tone-1",
     display_name="Tone",
     description="Makes a tone.",
-    capabilities=(media_pb.CAPABILITY_TEXT_TO_AUDIO,),
-    prices={catalog_pb.MEDIA_UNIT_REQUEST: 0.01, catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND: 0.002},
+    capabilities=(Capability.TEXT_TO_AUDIO,),
+    prices={MediaUnit.REQUEST: 0.01, MediaUnit.OUTPUT_AUDIO_SECOND: 0.002},
 )
 
 
@@ -41,7 +54,7 @@ class _ToneProvider(Provider):
 
     id = "tone"
     display_name = "Tone"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
 
     def __init__(self, report_usage: bool = False) -> None:
         self.report_usage = report_usage
@@ -54,19 +67,17 @@ class _ToneProvider(Provider):
         yield Progress(fraction=0.2, stage="synth", message="went backwards")
         yield Progress(stage="encode")
         yield Progress(fraction=1.0, stage="done")
-        yield Output(
-            kind=media_pb.MEDIA_KIND_AUDIO, mime_type="audio/wav", data=WAV_BYTES, metadata={"n": "1"}
-        )
-        yield Output(kind=media_pb.MEDIA_KIND_AUDIO, mime_type="audio/wav", data=_pieces())
+        yield Output(kind=MediaKind.AUDIO, mime_type="audio/wav", data=WAV_BYTES, metadata={"n": "1"})
+        yield Output(kind=MediaKind.AUDIO, mime_type="audio/wav", data=_pieces())
         if self.report_usage:
-            yield Usage({catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND: 10.0})
+            yield Usage({MediaUnit.OUTPUT_AUDIO_SECOND: 10.0})
 
 
 JOB = Job(
     id="job-42",
-    capability=media_pb.CAPABILITY_TEXT_TO_AUDIO,
+    capability=Capability.TEXT_TO_AUDIO,
     model=MODEL,
-    inputs=(InputAsset.inline(media_pb.MEDIA_KIND_TEXT, "text/plain", b"hello"),),
+    inputs=(InputAsset.inline(MediaKind.TEXT, "text/plain", b"hello"),),
     options={"speed": 1.5, "voice": "joe", "seed": 3},
 )
 
@@ -169,3 +180,24 @@ async def test_reported_usage_replaces_the_estimate() -> None:
     ]
     assert completion.cost.amount == 0.02
     assert all(s.provenance.cost.amount == 0.02 for s in completion.outputs)
+
+
+class _PlainRunner:
+    """Not a `Provider`: the stream needs only an id, `measure` and `transform`."""
+
+    id = "plain"
+
+    def measure(self, job: Job) -> dict[MediaUnit, float]:
+        return {MediaUnit.INPUT_CHARACTER: float(len(job.inputs[0].read()))}
+
+    async def transform(self, job: Job) -> AsyncIterator[Event]:
+        yield Output(kind=MediaKind.TEXT, mime_type="text/plain", data=job.inputs[0].read().upper())
+
+
+async def test_any_object_with_the_runner_members_can_be_streamed() -> None:
+    events = [event async for event in job_events(_PlainRunner(), JOB)]
+    assert b"".join(_chunks(events, 0)) == b"HELLO"
+    assert events[1].output_header.asset.kind == media_pb.MEDIA_KIND_TEXT
+    completion = events[-1].completion
+    assert completion.outputs[0].provenance.provider_id == "plain"
+    assert [(u.unit, u.quantity) for u in completion.usage] == [(catalog_pb.MEDIA_UNIT_INPUT_CHARACTER, 5.0)]
