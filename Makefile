@@ -34,9 +34,11 @@ protos: $(NODE_STAMP)
 
 gen: $(PY_STAMP)
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python scripts/gen_options_doc.py
 
 gen-check: $(PY_STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
+	$(BIN)/python scripts/gen_options_doc.py --check
 
 pytest: $(PY_STAMP)
 	$(BIN)/pytest

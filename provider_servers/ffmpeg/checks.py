@@ -20,13 +20,13 @@ Options = Mapping[str, OptionValue]
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-def _sample_rate(options: Options, format_option: str) -> Violations:
-    audio = AUDIO_FORMATS[str(options[format_option])]
+def _sample_rate(options: Options) -> Violations:
+    audio = AUDIO_FORMATS[str(options["format"])]
     rate = options.get("sample_rate")
     if rate is None or not audio.rates or rate in audio.rates:
         return []
     rates = ", ".join(str(r) for r in audio.rates)
-    return [("options.sample_rate", f"{options[format_option]} takes one of {rates} Hz")]
+    return [("options.sample_rate", f"{options['format']} takes one of {rates} Hz")]
 
 
 def _transcode_options(options: Options) -> Violations:
@@ -57,8 +57,8 @@ def _no_clash(options: Options) -> Violations:
 
 
 OPTION_CHECKS: Mapping[str, Callable[[Options], Violations]] = {
-    "extract-audio": lambda options: _sample_rate(options, "codec"),
-    "convert-audio": lambda options: _sample_rate(options, "format"),
+    "extract-audio": _sample_rate,
+    "convert-audio": _sample_rate,
     "transcode": _transcode_options,
     "frames": _no_clash,
     "slideshow": _no_clash,

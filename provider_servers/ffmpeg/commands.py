@@ -10,10 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from prizm.v1 import media_pb2 as media_pb
-
 from provider_servers.ffmpeg.probe import MediaInfo
-from provider_servers.sdk import OptionValue
+from provider_servers.sdk import MediaKind, OptionValue
 
 __all__ = [
     "AUDIO_FORMATS",
@@ -125,7 +123,7 @@ class Plan:
 
     steps: tuple[Step, ...]
     output: str
-    kind: media_pb.MediaKind.ValueType
+    kind: MediaKind
     mime_type: str
     files: Mapping[str, str] = field(default_factory=dict)
 
@@ -148,7 +146,7 @@ AUDIO_FORMATS = {
     "mp3": AudioFormat(("-c:a", "libmp3lame", "-q:a", "2"), ("-f", "mp3"), "mp3", "audio/mpeg", _MP3_RATES),
     "flac": AudioFormat(("-c:a", "flac"), ("-f", "flac"), "flac", "audio/flac"),
     "ogg": AudioFormat(("-c:a", "libvorbis", "-q:a", "5"), ("-f", "ogg", *BITEXACT), "ogg", "audio/ogg"),
-    "aac": AudioFormat(
+    "m4a": AudioFormat(
         ("-c:a", "aac", "-b:a", "160k"),
         ("-f", "ipod", "-movflags", "+faststart"),
         "m4a",
@@ -277,9 +275,9 @@ def nearest_rate(audio: AudioFormat, rate: int) -> int:
 
 
 def extract_audio(request: Request) -> Plan:
-    """The first audio track of a video, in the chosen codec."""
+    """The first audio track of a video, in the chosen format."""
     (source,) = request.sources
-    audio = AUDIO_FORMATS[str(request.options["codec"])]
+    audio = AUDIO_FORMATS[str(request.options["format"])]
     output = f"output.{audio.extension}"
     argv = (
         *BASE,
@@ -292,7 +290,7 @@ def extract_audio(request: Request) -> Plan:
         output,
     )
     step = Step(argv, "extract", "extracting audio", source.info.duration_s)
-    return Plan((step,), output, media_pb.MEDIA_KIND_AUDIO, audio.mime_type)
+    return Plan((step,), output, MediaKind.AUDIO, audio.mime_type)
 
 
 def convert_audio(request: Request) -> Plan:
@@ -322,7 +320,7 @@ def convert_audio(request: Request) -> Plan:
     )
     length = _kept_length(source, options)
     label = "normalizing audio" if options.get("loudnorm") else "converting audio"
-    return Plan((Step(argv, "encode", label, length),), output, media_pb.MEDIA_KIND_AUDIO, audio.mime_type)
+    return Plan((Step(argv, "encode", label, length),), output, MediaKind.AUDIO, audio.mime_type)
 
 
 def _optional(options: Mapping[str, OptionValue], name: str) -> float | None:
@@ -381,7 +379,7 @@ def transcode(request: Request) -> Plan:
     length = _kept_length(source, options)
     label = "remuxing video" if copying else f"encoding {codec} video"
     step = Step(argv, "encode", label, length)
-    return Plan((step,), output, media_pb.MEDIA_KIND_VIDEO, container.mime_type)
+    return Plan((step,), output, MediaKind.VIDEO, container.mime_type)
 
 
 def video_encoder(codec: str) -> tuple[str, ...]:

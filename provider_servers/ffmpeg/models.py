@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from prizm.v1 import media_pb2 as media_pb
-
-from provider_servers.sdk import ModelSpec, Param
+from provider_servers.sdk import Capability, ModelSpec, Param, standard_param
 
 __all__ = [
     "AUDIO_MIME_TYPES",
@@ -79,11 +77,10 @@ _DAY_S = 86_400.0
 
 
 def _sample_rate() -> Param:
-    return Param(
+    return standard_param(
         "sample_rate",
-        "integer",
-        "Output sample rate in Hz. Leave out to keep the source's (or the nearest the codec takes). "
-        "mp3 takes the MPEG rates up to 48000, aac the AAC rates up to 96000.",
+        note="Leave out to keep the source's (or the nearest the format takes). mp3 takes the MPEG "
+        "rates up to 48000, m4a the AAC rates up to 96000.",
         minimum=8000,
         maximum=192_000,
     )
@@ -104,10 +101,9 @@ def _trim() -> tuple[Param, Param]:
         Param(
             "start_s", "number", "Seconds to skip from the start.", default=0.0, minimum=0.0, maximum=_DAY_S
         ),
-        Param(
+        standard_param(
             "duration_s",
-            "number",
-            "Seconds to keep from start_s. Leave out to keep the rest.",
+            note="ffmpeg: the seconds kept from start_s. Leave out to keep the rest.",
             minimum=0.01,
             maximum=_DAY_S,
         ),
@@ -115,7 +111,15 @@ def _trim() -> tuple[Param, Param]:
 
 
 def _format(choices: tuple[str, ...], what: str) -> Param:
-    return Param("format", "string", what, default=choices[0], choices=choices)
+    return standard_param("format", note=what, default=choices[0], choices=choices)
+
+
+def _side(name: str, note: str, minimum: int, maximum: int, default: int | None = None) -> Param:
+    return standard_param(name, note=note, default=default, minimum=minimum, maximum=maximum)
+
+
+def _fps() -> Param:
+    return standard_param("fps", default=25, minimum=1, maximum=60)
 
 
 EXTRACT_AUDIO = ModelSpec(
@@ -123,18 +127,14 @@ EXTRACT_AUDIO = ModelSpec(
     display_name="ffmpeg: extract a video's soundtrack",
     description=(
         "Writes the first audio track of a video as wav (16-bit PCM), mp3 (LAME, VBR about 190 kb/s), "
-        "flac (lossless), ogg (Vorbis, quality 5) or aac (AAC-LC 160 kb/s in an .m4a). "
+        "flac (lossless), ogg (Vorbis, quality 5) or m4a (AAC-LC 160 kb/s). "
         "ffmpeg on the CPU; progress follows the media time written."
     ),
-    capabilities=(media_pb.CAPABILITY_VIDEO_TO_AUDIO,),
+    capabilities=(Capability.VIDEO_TO_AUDIO,),
     parameters=(
-        Param(
-            "codec",
-            "string",
-            "Output encoding; the output's MIME type follows it (audio/wav, audio/mpeg, audio/flac, "
-            "audio/ogg, audio/mp4).",
-            default="wav",
-            choices=("wav", "mp3", "flac", "ogg", "aac"),
+        _format(
+            ("wav", "mp3", "flac", "ogg", "m4a"),
+            "ffmpeg: audio/wav, audio/mpeg, audio/flac, audio/ogg (Vorbis), audio/mp4 (AAC).",
         ),
         _sample_rate(),
         _channels(),
@@ -151,12 +151,10 @@ CONVERT_AUDIO = ModelSpec(
         "trimmed, and loudness-normalized to EBU R128 (-16 LUFS, -1.5 dBTP) with ffmpeg's "
         "single-pass loudnorm filter. ffmpeg on the CPU."
     ),
-    capabilities=(media_pb.CAPABILITY_AUDIO_TO_AUDIO,),
+    capabilities=(Capability.AUDIO_TO_AUDIO,),
     parameters=(
         _format(
-            ("wav", "mp3", "flac", "ogg"),
-            "Output format; the output's MIME type follows it (audio/wav, audio/mpeg, audio/flac, "
-            "audio/ogg).",
+            ("wav", "mp3", "flac", "ogg"), "ffmpeg: audio/wav, audio/mpeg, audio/flac, audio/ogg (Vorbis)."
         ),
         _sample_rate(),
         _channels(),
@@ -182,12 +180,9 @@ TRANSCODE = ModelSpec(
         "audio track is kept: AAC in mp4 and mkv, Opus in webm (copied as is with copy when the "
         "container takes it). ffmpeg on the CPU."
     ),
-    capabilities=(media_pb.CAPABILITY_VIDEO_TO_VIDEO,),
+    capabilities=(Capability.VIDEO_TO_VIDEO,),
     parameters=(
-        _format(
-            ("mp4", "webm", "mkv"),
-            "Output container; the output's MIME type follows it (video/mp4, video/webm, video/x-matroska).",
-        ),
+        _format(("mp4", "webm", "mkv"), "ffmpeg: the container, video/mp4, video/webm, video/x-matroska."),
         Param(
             "video_codec",
             "string",
@@ -196,21 +191,14 @@ TRANSCODE = ModelSpec(
             default="auto",
             choices=("auto", "h264", "vp9", "mpeg4", "copy"),
         ),
-        Param(
+        _side(
             "width",
-            "integer",
-            "Output width in pixels, rounded down to even; alone, the height follows the aspect. "
-            "With height, the video fits inside width x height keeping its aspect. Leave out to keep.",
-            minimum=16,
-            maximum=7680,
+            "Rounded down to even; alone, the height follows the aspect. With height, the video fits "
+            "inside width x height keeping its aspect. Leave out to keep.",
+            16,
+            7680,
         ),
-        Param(
-            "height",
-            "integer",
-            "Output height in pixels, rounded down to even; alone, the width follows the aspect.",
-            minimum=16,
-            maximum=4320,
-        ),
+        _side("height", "Rounded down to even; alone, the width follows the aspect.", 16, 4320),
         *_trim(),
     ),
     input_mime_types=VIDEO_MIME_TYPES,
@@ -225,7 +213,7 @@ FRAMES = ModelSpec(
         "taken at even intervals across the whole video (each from the middle of its interval), "
         "scaled to tile_width and tiled in reading order. PNG or JPEG out. ffmpeg on the CPU."
     ),
-    capabilities=(media_pb.CAPABILITY_VIDEO_TO_IMAGE,),
+    capabilities=(Capability.VIDEO_TO_IMAGE,),
     parameters=(
         Param(
             "mode", "string", "frame or contact_sheet.", default="frame", choices=("frame", "contact_sheet")
@@ -248,7 +236,7 @@ FRAMES = ModelSpec(
             minimum=32,
             maximum=1024,
         ),
-        _format(("png", "jpeg"), "Image format; the output's MIME type follows it (image/png, image/jpeg)."),
+        _format(("png", "jpeg"), "ffmpeg: image/png or image/jpeg."),
     ),
     input_mime_types=VIDEO_MIME_TYPES,
     output_mime_type="image/png",
@@ -263,27 +251,25 @@ SLIDESHOW = ModelSpec(
         "each for an equal share of duration_s, letterboxed to one size. H.264 mp4 or VP9 webm, "
         "no audio. ffmpeg on the CPU; progress follows the video time written."
     ),
-    capabilities=(media_pb.CAPABILITY_IMAGE_TO_VIDEO,),
+    capabilities=(Capability.IMAGE_TO_VIDEO,),
     parameters=(
-        Param(
+        standard_param(
             "duration_s",
-            "number",
-            "Total length of the video in seconds; several images share it equally.",
+            note="Several images share it equally.",
             default=5.0,
             minimum=0.1,
             maximum=600.0,
         ),
-        Param("fps", "integer", "Frames per second.", default=25, minimum=1, maximum=60),
-        Param(
+        _fps(),
+        _side(
             "width",
-            "integer",
-            "Video width, rounded down to even. Leave out width and height to take the first image's "
-            "size (fitted within 3840 x 2160); give one and the other follows its aspect.",
-            minimum=16,
-            maximum=3840,
+            "Rounded down to even. Leave out width and height to take the first image's size (fitted "
+            "within 3840 x 2160); give one and the other follows its aspect.",
+            16,
+            3840,
         ),
-        Param("height", "integer", "Video height, rounded down to even.", minimum=16, maximum=2160),
-        _format(("mp4", "webm"), "mp4 (H.264) or webm (VP9); the output's MIME type follows it."),
+        _side("height", "Rounded down to even.", 16, 2160),
+        _format(("mp4", "webm"), "ffmpeg: mp4 (H.264) or webm (VP9)."),
     ),
     input_mime_types=IMAGE_MIME_TYPES,
     output_mime_type="video/mp4",
@@ -301,15 +287,11 @@ TITLE_CARD = ModelSpec(
         "for duration_s. H.264 mp4 or VP9 webm, no audio. Procedural (ffmpeg's drawtext), not a "
         f"generative model. At most {MAX_TITLE_CHARACTERS} characters."
     ),
-    capabilities=(media_pb.CAPABILITY_TEXT_TO_VIDEO,),
+    capabilities=(Capability.TEXT_TO_VIDEO,),
     parameters=(
-        Param("duration_s", "number", "Length in seconds.", default=5.0, minimum=0.5, maximum=600.0),
-        Param(
-            "width", "integer", "Video width, rounded down to even.", default=1280, minimum=64, maximum=3840
-        ),
-        Param(
-            "height", "integer", "Video height, rounded down to even.", default=720, minimum=64, maximum=2160
-        ),
+        standard_param("duration_s", default=5.0, minimum=0.5, maximum=600.0),
+        _side("width", "Rounded down to even.", 64, 3840, default=1280),
+        _side("height", "Rounded down to even.", 64, 2160, default=720),
         Param(
             "font_size",
             "integer",
@@ -320,8 +302,8 @@ TITLE_CARD = ModelSpec(
         ),
         Param("text_color", "string", _COLOR_HELP, default="white", max_length=16),
         Param("background_color", "string", _COLOR_HELP, default="black", max_length=16),
-        Param("fps", "integer", "Frames per second.", default=25, minimum=1, maximum=60),
-        _format(("mp4", "webm"), "mp4 (H.264) or webm (VP9); the output's MIME type follows it."),
+        _fps(),
+        _format(("mp4", "webm"), "ffmpeg: mp4 (H.264) or webm (VP9)."),
     ),
     input_mime_types=("text/plain",),
     output_mime_type="video/mp4",

@@ -8,8 +8,6 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 
-from prizm.v1 import media_pb2 as media_pb
-
 from provider_servers.ffmpeg.commands import (
     BASE,
     BITEXACT,
@@ -21,7 +19,7 @@ from provider_servers.ffmpeg.commands import (
     seconds,
     video_encoder,
 )
-from provider_servers.sdk import OptionValue
+from provider_servers.sdk import MediaKind, OptionValue
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -76,7 +74,7 @@ def _frame(request: Request) -> Plan:
         # A seek past the last frame writes nothing: stay one frame short of the end.
         at = min(at, max(duration - 1.0 / (video.fps or 25.0), 0.0))
     argv = (*BASE, "-ss", seconds(at), "-i", source.name, "-map", "0:v:0", "-frames:v", "1", *image, output)
-    return Plan((Step(argv, "frame", "extracting a frame", None),), output, media_pb.MEDIA_KIND_IMAGE, mime)
+    return Plan((Step(argv, "frame", "extracting a frame", None),), output, MediaKind.IMAGE, mime)
 
 
 def _contact_sheet(request: Request) -> Plan:
@@ -108,7 +106,7 @@ def _contact_sheet(request: Request) -> Plan:
         Step(sample, "sample", f"sampling {count} frames", duration, _SAMPLING_WEIGHT),
         Step(tile, "tile", "tiling the contact sheet", None, 1.0 - _SAMPLING_WEIGHT),
     )
-    return Plan(steps, output, media_pb.MEDIA_KIND_IMAGE, mime)
+    return Plan(steps, output, MediaKind.IMAGE, mime)
 
 
 def frames(request: Request) -> Plan:
@@ -170,7 +168,7 @@ def slideshow(request: Request) -> Plan:
         *(*video_encoder(codec), "-t", seconds(total), *muxer, output),
     )
     label = "encoding a still" if len(request.sources) == 1 else f"encoding {len(request.sources)} slides"
-    return Plan((Step(argv, "encode", label, total),), output, media_pb.MEDIA_KIND_VIDEO, mime)
+    return Plan((Step(argv, "encode", label, total),), output, MediaKind.VIDEO, mime)
 
 
 def wrap_title(text: str, width: int, font_size: int) -> str:
@@ -233,4 +231,4 @@ def title_card(request: Request) -> Plan:
         *("-vf", draw, *video_encoder(codec), *muxer, output),
     )
     step = Step(argv, "encode", "rendering the title card", total)
-    return Plan((step,), output, media_pb.MEDIA_KIND_VIDEO, mime, files={TEXT_FILE: text})
+    return Plan((step,), output, MediaKind.VIDEO, mime, files={TEXT_FILE: text})

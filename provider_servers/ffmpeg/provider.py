@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import cast
 
 import grpc
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core import __version__
 from prizm_core.capabilities import capability_info
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, Reason, invalid_argument
 from provider_servers.ffmpeg.checks import OPTION_CHECKS, STREAM_CHECKS
 from provider_servers.ffmpeg.commands import (
     Plan,
@@ -43,7 +41,18 @@ from provider_servers.ffmpeg.models import (
 from provider_servers.ffmpeg.pictures import frames, slideshow, title_card
 from provider_servers.ffmpeg.probe import MediaInfo, ProbeError, probe, probe_sync
 from provider_servers.ffmpeg.progress import ProgressParser, ProgressTracker
-from provider_servers.sdk import Event, Job, ModelSpec, Output, Progress, Provider, Usage
+from provider_servers.sdk import (
+    Event,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Progress,
+    Provider,
+    ProviderKind,
+    Usage,
+)
 from provider_servers.sdk.tools import ToolError, file_chunks, missing_tools, tool_lines
 
 __all__ = ["FONT_FILE", "FfmpegProvider"]
@@ -67,12 +76,12 @@ _PLANNERS: Mapping[str, Callable[[Request], Plan]] = {
     TITLE_CARD.id: title_card,
 }
 _INPUT_UNITS = {
-    media_pb.MEDIA_KIND_AUDIO: catalog_pb.MEDIA_UNIT_INPUT_AUDIO_SECOND,
-    media_pb.MEDIA_KIND_VIDEO: catalog_pb.MEDIA_UNIT_INPUT_VIDEO_SECOND,
+    MediaKind.AUDIO: MediaUnit.INPUT_AUDIO_SECOND,
+    MediaKind.VIDEO: MediaUnit.INPUT_VIDEO_SECOND,
 }
 _OUTPUT_UNITS = {
-    media_pb.MEDIA_KIND_AUDIO: catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND,
-    media_pb.MEDIA_KIND_VIDEO: catalog_pb.MEDIA_UNIT_OUTPUT_VIDEO_SECOND,
+    MediaKind.AUDIO: MediaUnit.OUTPUT_AUDIO_SECOND,
+    MediaKind.VIDEO: MediaUnit.OUTPUT_VIDEO_SECOND,
 }
 
 
@@ -84,7 +93,7 @@ def _lacking(listing: list[str], names: Sequence[str]) -> list[str]:
 
 
 def _reads_text(job: Job) -> bool:
-    return capability_info(job.capability).input_kind == media_pb.MEDIA_KIND_TEXT
+    return MediaKind(capability_info(job.capability).input_kind) == MediaKind.TEXT
 
 
 def _input_file(job: Job, index: int) -> Path:
@@ -104,24 +113,24 @@ def _file_name(job: Job, path: Path) -> str:
 def _unreadable(problems: Sequence[tuple[int, str]]) -> PrizmError:
     return invalid_argument(
         [(f"inputs[{index}].data", f"ffmpeg cannot read it: {why}") for index, why in problems],
-        reason="UNSUPPORTED_MEDIA",
+        reason=Reason.UNSUPPORTED_MEDIA,
     )
 
 
-def _usage(job: Job, plan: Plan, output_s: float | None) -> dict[catalog_pb.MediaUnit.ValueType, float]:
+def _usage(job: Job, plan: Plan, output_s: float | None) -> dict[MediaUnit, float]:
     """Seconds of media read and written (characters for text), one image for a picture."""
-    amounts: dict[catalog_pb.MediaUnit.ValueType, float] = {}
-    kind = capability_info(job.capability).input_kind
+    amounts: dict[MediaUnit, float] = {}
+    kind = MediaKind(capability_info(job.capability).input_kind)
     read_s = plan.steps[0].expected_s
     if kind in _INPUT_UNITS and read_s:
         amounts[_INPUT_UNITS[kind]] = read_s
-    if kind == media_pb.MEDIA_KIND_TEXT:
-        amounts[catalog_pb.MEDIA_UNIT_INPUT_CHARACTER] = float(len(job.inputs[0].text()))
-    if plan.kind == media_pb.MEDIA_KIND_IMAGE:
-        amounts[catalog_pb.MEDIA_UNIT_OUTPUT_IMAGE] = 1.0
+    if kind == MediaKind.TEXT:
+        amounts[MediaUnit.INPUT_CHARACTER] = float(len(job.inputs[0].text()))
+    if plan.kind == MediaKind.IMAGE:
+        amounts[MediaUnit.OUTPUT_IMAGE] = 1.0
     elif plan.kind in _OUTPUT_UNITS and output_s:
         amounts[_OUTPUT_UNITS[plan.kind]] = output_s
-    return amounts or {catalog_pb.MEDIA_UNIT_REQUEST: 1.0}
+    return amounts or {MediaUnit.REQUEST: 1.0}
 
 
 def _metadata(info: MediaInfo | None) -> dict[str, str]:
@@ -151,7 +160,7 @@ class FfmpegProvider(Provider):
 
     id = "ffmpeg"
     display_name = "ffmpeg"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = __version__
     description = (
         "Local audio and video conversions with ffmpeg on the CPU: soundtracks, audio conversion and "
@@ -198,16 +207,16 @@ class FfmpegProvider(Provider):
         super().check_inputs(job)
         clashes = OPTION_CHECKS[job.model.id](job.options)
         if clashes:
-            raise invalid_argument(clashes, reason="INVALID_OPTIONS")
+            raise invalid_argument(clashes, reason=Reason.INVALID_OPTIONS)
         if _reads_text(job):
             self._check_title(job.inputs[0].text())
             return
         problems = STREAM_CHECKS[job.model.id](job.options, self._probe_inputs(job))
         media = [(name, why) for name, why in problems if name.startswith("inputs")]
         if media:
-            raise invalid_argument(media, reason="UNSUPPORTED_MEDIA")
+            raise invalid_argument(media, reason=Reason.UNSUPPORTED_MEDIA)
         if problems:
-            raise invalid_argument(problems, reason="INVALID_OPTIONS")
+            raise invalid_argument(problems, reason=Reason.INVALID_OPTIONS)
 
     @staticmethod
     def _check_title(text: str) -> None:
@@ -216,7 +225,7 @@ class FfmpegProvider(Provider):
         if len(text) > MAX_TITLE_CHARACTERS:
             raise invalid_argument(
                 [("inputs[0].data", f"text is longer than {MAX_TITLE_CHARACTERS} characters")],
-                reason="INPUT_TOO_LARGE",
+                reason=Reason.INPUT_TOO_LARGE,
             )
 
     def _remember(self, sha256: str, info: MediaInfo) -> MediaInfo:
@@ -277,7 +286,7 @@ class FfmpegProvider(Provider):
         request = Request(job.options, sources, text=text, font_file=str(FONT_FILE))
         return _PLANNERS[job.model.id](request)
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
         """Seconds of media to read and write (from the probe and the options), or one image."""
         plan = self._plan(job, self._probe_inputs(job))
         return _usage(job, plan, plan.steps[-1].expected_s)
@@ -299,7 +308,7 @@ class FfmpegProvider(Provider):
         if not size:
             raise PrizmError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                "UNSUPPORTED_MEDIA",
+                Reason.UNSUPPORTED_MEDIA,
                 "ffmpeg wrote nothing: the input has no frames or samples in the range asked for",
             )
         info = await self._output_info(job, output)
@@ -334,7 +343,7 @@ class FfmpegProvider(Provider):
             log.warning("job %s: ffmpeg failed %s: %s", job.id, step.label, told)
             raise PrizmError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                "UNSUPPORTED_MEDIA",
+                Reason.UNSUPPORTED_MEDIA,
                 f"ffmpeg failed {step.label}: {complaint}",
             ) from None
 

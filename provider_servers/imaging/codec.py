@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from prizm_core.errors import invalid_argument
+from prizm_core.errors import Reason, invalid_argument
 
 __all__ = [
     "FORMATS",
@@ -87,11 +87,12 @@ def _open(source: Source) -> Image.Image:
     try:
         return Image.open(stream, formats=list(INPUT_FORMATS))
     except Image.DecompressionBombError as exc:
-        raise invalid_argument([("inputs[0].data", str(exc))], reason="INPUT_TOO_LARGE") from exc
+        raise invalid_argument([("inputs[0].data", str(exc))], reason=Reason.INPUT_TOO_LARGE) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         formats = ", ".join(INPUT_FORMATS)
         raise invalid_argument(
-            [("inputs[0].data", f"not an image this provider reads ({formats})")], reason="UNSUPPORTED_MEDIA"
+            [("inputs[0].data", f"not an image this provider reads ({formats})")],
+            reason=Reason.UNSUPPORTED_MEDIA,
         ) from exc
 
 
@@ -100,7 +101,7 @@ def _facts(image: Image.Image) -> ImageFacts:
     if width * height > MAX_PIXELS:
         raise invalid_argument(
             [("inputs[0].data", f"image is {width}x{height}, over the {MAX_PIXELS}-pixel limit")],
-            reason="INPUT_TOO_LARGE",
+            reason=Reason.INPUT_TOO_LARGE,
         )
     oriented = image.format in _ORIENTED_FORMATS
     if oriented and image.getexif().get(_ORIENTATION_TAG) in _SWAPPING_ORIENTATIONS:
@@ -154,7 +155,8 @@ def decode(source: Source) -> Decoded:
             upright = ImageOps.exif_transpose(opened) if facts.format in _ORIENTED_FORMATS else opened
         except (OSError, ValueError, SyntaxError) as exc:
             raise invalid_argument(
-                [("inputs[0].data", f"the {facts.format} data is damaged: {exc}")], reason="UNSUPPORTED_MEDIA"
+                [("inputs[0].data", f"the {facts.format} data is damaged: {exc}")],
+                reason=Reason.UNSUPPORTED_MEDIA,
             ) from exc
         exif = upright.getexif()
         return Decoded(

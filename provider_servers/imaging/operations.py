@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFilter
 
-from prizm_core.errors import invalid_argument
+from prizm_core.errors import Reason, invalid_argument
 from provider_servers.sdk import OptionValue
 
 __all__ = [
@@ -94,7 +94,7 @@ def _crop(options: Mapping[str, OptionValue], size: Size) -> Crop | None:
     elif top + crop_height > height:
         problems.append(("options.crop_height", f"crop_top + crop_height must be at most {height}"))
     if problems:
-        raise invalid_argument(problems, reason="INVALID_OPTIONS")
+        raise invalid_argument(problems, reason=Reason.INVALID_OPTIONS)
     crop = Crop(left, top, crop_width, crop_height)
     return None if crop == Crop(0, 0, width, height) else crop
 

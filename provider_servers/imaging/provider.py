@@ -8,14 +8,27 @@ from importlib.metadata import version
 from pathlib import Path
 
 from PIL import features
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
-from prizm_core.errors import invalid_argument
+from prizm_core.errors import Reason, invalid_argument
 from provider_servers.imaging.card import draw_text, gradient, load_font, palette
 from provider_servers.imaging.codec import MAX_PIXELS, MIME_TYPES, decode, encode, probe
 from provider_servers.imaging.operations import FILTERS, MAX_SIDE, apply, plan_operations, size_after
-from provider_servers.sdk import Event, InputAsset, Job, ModelSpec, Output, Param, Progress, Provider, Usage
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    InputAsset,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Param,
+    Progress,
+    Provider,
+    ProviderKind,
+    Usage,
+    standard_param,
+)
 
 __all__ = ["CARD", "EDIT", "ImagingProvider"]
 
@@ -32,21 +45,13 @@ EDIT = ModelSpec(
         f"{MAX_PIXELS // 1_000_000} megapixels; EXIF orientation is applied. The output keeps the input's "
         "format unless `format` says otherwise (PNG for GIF and BMP input)."
     ),
-    capabilities=(media_pb.CAPABILITY_IMAGE_TO_IMAGE,),
+    capabilities=(Capability.IMAGE_TO_IMAGE,),
     parameters=(
-        Param(
-            "width",
-            "integer",
-            "Output width; keeps the aspect ratio when height is not given.",
-            minimum=1,
-            maximum=MAX_SIDE,
+        standard_param(
+            "width", note="Alone, the height follows the aspect ratio.", minimum=1, maximum=MAX_SIDE
         ),
-        Param(
-            "height",
-            "integer",
-            "Output height; keeps the aspect ratio when width is not given.",
-            minimum=1,
-            maximum=MAX_SIDE,
+        standard_param(
+            "height", note="Alone, the width follows the aspect ratio.", minimum=1, maximum=MAX_SIDE
         ),
         Param(
             "crop_left",
@@ -94,7 +99,11 @@ EDIT = ModelSpec(
             minimum=0.1,
             maximum=100.0,
         ),
-        Param("format", "string", "Output format (default: the input's, or PNG).", choices=tuple(MIME_TYPES)),
+        standard_param(
+            "format",
+            note="Pillow: leave out to keep the input's (PNG for others).",
+            choices=tuple(MIME_TYPES),
+        ),
         Param("quality", "integer", "Quality of JPEG and WebP output.", default=90, minimum=1, maximum=100),
         Param(
             "strip_metadata",
@@ -115,14 +124,13 @@ CARD = ModelSpec(
         "DejaVu Sans on a two-colour gradient whose colours and direction come from a hash of the "
         "text and `seed`. The same text and options always give the same PNG, byte for byte."
     ),
-    capabilities=(media_pb.CAPABILITY_TEXT_TO_IMAGE,),
+    capabilities=(Capability.TEXT_TO_IMAGE,),
     parameters=(
-        Param("width", "integer", "Card width in pixels.", default=1024, minimum=64, maximum=4096),
-        Param("height", "integer", "Card height in pixels.", default=576, minimum=64, maximum=4096),
-        Param(
+        standard_param("width", default=1024, minimum=64, maximum=4096),
+        standard_param("height", default=576, minimum=64, maximum=4096),
+        standard_param(
             "seed",
-            "integer",
-            "Picks other colours for the same text.",
+            note="Another seed picks other colours for the same text.",
             default=0,
             minimum=0,
             maximum=2**31 - 1,
@@ -155,7 +163,7 @@ class ImagingProvider(Provider):
 
     id = "imaging"
     display_name = "Imaging (Pillow)"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = version("pillow")
     description = (
         "Local image editing with Pillow and a procedural text card. No AI model, no key, no network."
@@ -193,13 +201,13 @@ class ImagingProvider(Provider):
             if len(text) > MAX_CARD_CHARACTERS:
                 raise invalid_argument(
                     [("inputs[0].data", f"text is longer than {MAX_CARD_CHARACTERS} characters")],
-                    reason="INPUT_TOO_LARGE",
+                    reason=Reason.INPUT_TOO_LARGE,
                 )
             return
         facts = probe(_source(job.inputs[0]))
         plan_operations(job.options, facts.size, MAX_PIXELS)
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
         """One output image, and its megapixels."""
         if job.model.id == CARD.id:
             size = (int(job.options["width"]), int(job.options["height"]))
@@ -208,8 +216,8 @@ class ImagingProvider(Provider):
             for operation in plan_operations(job.options, size, MAX_PIXELS):
                 size = size_after(operation, size)
         return {
-            catalog_pb.MEDIA_UNIT_OUTPUT_IMAGE: 1.0,
-            catalog_pb.MEDIA_UNIT_OUTPUT_MEGAPIXEL: _megapixels(size),
+            MediaUnit.OUTPUT_IMAGE: 1.0,
+            MediaUnit.OUTPUT_MEGAPIXEL: _megapixels(size),
         }
 
     def transform(self, job: Job) -> AsyncIterator[Event]:
@@ -244,7 +252,7 @@ class ImagingProvider(Provider):
         )
         yield Progress(fraction=1.0, stage="encode", message=f"{fmt}, {len(data)} bytes")
         yield Output(
-            kind=media_pb.MEDIA_KIND_IMAGE,
+            kind=MediaKind.IMAGE,
             mime_type=MIME_TYPES[fmt],
             data=data,
             metadata={
@@ -257,8 +265,8 @@ class ImagingProvider(Provider):
         )
         yield Usage(
             {
-                catalog_pb.MEDIA_UNIT_OUTPUT_IMAGE: 1.0,
-                catalog_pb.MEDIA_UNIT_OUTPUT_MEGAPIXEL: _megapixels(image.size),
+                MediaUnit.OUTPUT_IMAGE: 1.0,
+                MediaUnit.OUTPUT_MEGAPIXEL: _megapixels(image.size),
             }
         )
 
@@ -275,14 +283,14 @@ class ImagingProvider(Provider):
         data = await asyncio.to_thread(encode, card, "png")
         yield Progress(fraction=1.0, stage="encode", message=f"png, {len(data)} bytes")
         yield Output(
-            kind=media_pb.MEDIA_KIND_IMAGE,
+            kind=MediaKind.IMAGE,
             mime_type="image/png",
             data=data,
             metadata={"width": str(size[0]), "height": str(size[1]), "format": "png", "generator": CARD.id},
         )
         yield Usage(
             {
-                catalog_pb.MEDIA_UNIT_OUTPUT_IMAGE: 1.0,
-                catalog_pb.MEDIA_UNIT_OUTPUT_MEGAPIXEL: _megapixels(size),
+                MediaUnit.OUTPUT_IMAGE: 1.0,
+                MediaUnit.OUTPUT_MEGAPIXEL: _megapixels(size),
             }
         )

@@ -9,13 +9,22 @@ from collections.abc import AsyncIterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
-
 from provider_servers.imaging.codec import MAX_PIXELS, decode, probe
 from provider_servers.ocr.engine import OcrEngine, to_bgr, warm_up_image
 from provider_servers.ocr.lines import Line, batches, confident, summary, transcript
-from provider_servers.sdk import Event, InputAsset, Job, ModelSpec, Output, Param, Progress, Provider
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    InputAsset,
+    Job,
+    MediaKind,
+    ModelSpec,
+    Output,
+    Param,
+    Progress,
+    Provider,
+    ProviderKind,
+)
 
 __all__ = ["MODEL", "OcrProvider"]
 
@@ -35,7 +44,7 @@ MODEL = ModelSpec(
         f"WebP, GIF or BMP in, up to {MAX_PIXELS // 1_000_000} megapixels; the lines found, top to "
         "bottom, out as UTF-8 text."
     ),
-    capabilities=(media_pb.CAPABILITY_IMAGE_TO_TEXT,),
+    capabilities=(Capability.IMAGE_TO_TEXT,),
     parameters=(
         Param(
             "min_confidence",
@@ -68,7 +77,7 @@ class OcrProvider(Provider):
 
     id = "ocr"
     display_name = "OCR (RapidOCR)"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = _version()
     description = (
         "Local optical character recognition (RapidOCR, ONNX Runtime on the CPU). No key, no network."
@@ -138,7 +147,7 @@ class OcrProvider(Provider):
             )
         kept = confident(lines, float(job.options["min_confidence"]))
         yield Output(
-            kind=media_pb.MEDIA_KIND_TEXT,
+            kind=MediaKind.TEXT,
             mime_type="text/plain; charset=utf-8",
             data=transcript(kept).encode("utf-8"),
             metadata={**summary(kept), "regions": str(len(crops))},

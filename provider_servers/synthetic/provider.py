@@ -9,12 +9,22 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Self
 
 import grpc
-from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core import __version__
-from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
-from provider_servers.sdk import Event, Job, ModelSpec, Output, Param, Progress, Provider
+from prizm_core.errors import PrizmError, Reason, invalid_argument, unknown_settings
+from provider_servers.sdk import (
+    Capability,
+    Event,
+    Job,
+    MediaKind,
+    MediaUnit,
+    ModelSpec,
+    Output,
+    Param,
+    Progress,
+    Provider,
+    ProviderKind,
+)
 
 __all__ = ["SyntheticProvider", "synthetic_output"]
 
@@ -27,7 +37,7 @@ MODEL = ModelSpec(
         "Not a model: repeats the input text up to `output_bytes`, after `events` progress "
         "events `interval_ms` apart. Built to test and benchmark the mesh."
     ),
-    capabilities=(media_pb.CAPABILITY_TEXT_TO_TEXT,),
+    capabilities=(Capability.TEXT_TO_TEXT,),
     parameters=(
         Param(
             "events", "integer", "Progress events before the output.", default=10, minimum=0, maximum=100_000
@@ -43,7 +53,7 @@ MODEL = ModelSpec(
             default=False,
         ),
     ),
-    prices={catalog_pb.MEDIA_UNIT_REQUEST: 0.0},
+    prices={MediaUnit.REQUEST: 0.0},
     input_mime_types=("text/plain",),
     output_mime_type="text/plain; charset=utf-8",
 )
@@ -87,21 +97,30 @@ class SyntheticProvider(Provider):
 
     id = "synthetic"
     display_name = "Synthetic"
-    kind = catalog_pb.PROVIDER_KIND_LOCAL
+    kind = ProviderKind.LOCAL
     version = __version__
     description = "A test and benchmark provider: deterministic text out at a configurable pace."
     max_concurrent_jobs = 0
 
-    def __init__(self, provider_id: str = "synthetic") -> None:
+    def __init__(self, provider_id: str = "synthetic", max_events: int | None = None) -> None:
         self.id = provider_id
         self._refuse: grpc.StatusCode | None = None
         self._fail_with = ""
         self._model = MODEL
+        if max_events is not None:
+            # A narrower schema than the default: for tests of routing by options.
+            narrowed = tuple(
+                dataclasses.replace(p, maximum=max_events) if p.name == "events" else p
+                for p in MODEL.parameters
+            )
+            self._model = dataclasses.replace(MODEL, parameters=narrowed)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Self:
-        """`PRIZM_SYNTHETIC_ID` renames it, to stand in for several different providers."""
-        return cls(environ.get("PRIZM_SYNTHETIC_ID", "synthetic"))
+        """`PRIZM_SYNTHETIC_ID` renames it, to stand in for several different providers;
+        `PRIZM_SYNTHETIC_MAX_EVENTS` lowers the `events` option's maximum, to give it another schema."""
+        most = environ.get("PRIZM_SYNTHETIC_MAX_EVENTS", "")
+        return cls(environ.get("PRIZM_SYNTHETIC_ID", "synthetic"), int(most) if most else None)
 
     @property
     def managed_service(self) -> bool:
@@ -128,8 +147,8 @@ class SyntheticProvider(Provider):
         self._refuse = grpc.StatusCode[refuse] if refuse else None
         self._fail_with = settings.get("fail_with", self._fail_with)
         if "price_per_request" in settings:
-            prices = {catalog_pb.MEDIA_UNIT_REQUEST: numbers["price_per_request"]}
-            self._model = dataclasses.replace(MODEL, prices=prices)
+            prices = {MediaUnit.REQUEST: numbers["price_per_request"]}
+            self._model = dataclasses.replace(self._model, prices=prices)
         if numbers["block_loop_s"]:
             time.sleep(numbers["block_loop_s"])  # the fault: nothing else runs meanwhile
         return sorted(settings)
@@ -138,16 +157,16 @@ class SyntheticProvider(Provider):
         """Refuses the job when `refuse` is set."""
         if self._refuse is not None:
             raise PrizmError(
-                self._refuse, "REFUSED_ON_PURPOSE", f"configured to refuse with {self._refuse.name}"
+                self._refuse, Reason.REFUSED_ON_PURPOSE, f"configured to refuse with {self._refuse.name}"
             )
 
     def models(self) -> Sequence[ModelSpec]:
         """The one synthetic model, at its configured price."""
         return [self._model]
 
-    def measure(self, job: Job) -> Mapping[catalog_pb.MediaUnit.ValueType, float]:
+    def measure(self, job: Job) -> Mapping[MediaUnit, float]:
         """One request."""
-        return {catalog_pb.MEDIA_UNIT_REQUEST: 1.0}
+        return {MediaUnit.REQUEST: 1.0}
 
     async def transform(self, job: Job) -> AsyncIterator[Event]:
         """Sleeps and reports `events` times, then streams the output."""
@@ -171,7 +190,7 @@ class SyntheticProvider(Provider):
                 raise RuntimeError(self._fail_with)
         seed = job.inputs[0].read() or b"."
         yield Output(
-            kind=media_pb.MEDIA_KIND_TEXT,
+            kind=MediaKind.TEXT,
             mime_type="text/plain; charset=utf-8",
             data=_pieces(seed, size),
             metadata={"output_bytes": str(size)},

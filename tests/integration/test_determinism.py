@@ -74,6 +74,17 @@ def _speech(output: OutputAsset) -> None:
     assert 2.0 < seconds < 10.0 and rms > 500, (seconds, rms)
 
 
+def _encoded_speech(codec: str) -> Callable[[OutputAsset], None]:
+    """A check that the output is speech encoded with `codec`, 2 to 10 seconds long."""
+
+    def check(output: OutputAsset) -> None:
+        assert output.data is not None
+        found = probe_bytes(output.data)
+        assert found.audio["codec_name"] == codec and 2.0 < found.duration_s < 10.0, found.format
+
+    return check
+
+
 def _media(
     codec_type: str, codec: str, seconds: float, size: tuple[int, int] | None = None
 ) -> Callable[[OutputAsset], None]:
@@ -181,16 +192,24 @@ CASES = {
         "text-to-audio",
         "espeak-ng",
         lambda: SPOKEN,
-        {"voice": "en-us", "speed": 175},
-        [(lambda: "Guten Tag.", {"voice": "de"}), (lambda: SPOKEN, {"speed": 300, "pitch": 80})],
+        {"language": "en-US", "speed": 1.0},
+        [(lambda: "Guten Tag.", {"language": "de"}), (lambda: SPOKEN, {"speed": 1.7, "pitch": 80})],
         _speech,
+    ),
+    "espeak-ogg": Case(
+        "text-to-audio",
+        "espeak-ng",
+        lambda: SPOKEN,
+        {"format": "ogg"},
+        [(lambda: "Guten Tag.", {"format": "ogg"}), (lambda: SPOKEN, {"format": "mp3"})],
+        _encoded_speech("vorbis"),
     ),
     "extract-audio": Case(
         "video-to-audio",
         "extract-audio",
         _video,
-        {"codec": "ogg"},
-        [(_video, {"codec": "mp3"}), (_video, {"codec": "ogg", "sample_rate": 22050})],
+        {"format": "ogg"},
+        [(_video, {"format": "mp3"}), (_video, {"format": "ogg", "sample_rate": 22050})],
         _media("audio", "vorbis", 3.0),
     ),
     "convert-audio": Case(

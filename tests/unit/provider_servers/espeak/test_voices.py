@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from provider_servers.espeak.voices import Voice, parse_voices, voice_choices
+from provider_servers.espeak.voices import (
+    Voice,
+    canonical_tag,
+    language_choices,
+    parse_variants,
+    parse_voices,
+)
 
 # Lines as espeak-ng 1.51 prints them, the header included.
 LISTING = """\
@@ -65,19 +71,56 @@ def test_lines_that_are_not_voices_give_none(lines: list[str]) -> None:
     assert parse_voices(lines) == []
 
 
-def test_choices_are_languages_and_aliases_once_each_sorted() -> None:
+def test_choices_are_languages_and_aliases_as_canonical_tags_once_each_sorted() -> None:
     voices = [voice for voice in parse_voices(LISTING.splitlines()) if voice.language != "variant"]
-    assert voice_choices(voices) == (
+    assert language_choices(voices) == (
         "af",
         "cmn",
         "en",
-        "en-us",
+        "en-US",
         "fr",
-        "fr-fr",
+        "fr-FR",
         "pt",
-        "pt-br",
+        "pt-BR",
         "yue",
         "zh",
         "zh-cmn",
         "zh-yue",
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "tag"),
+    [
+        ("en-us", "en-US"),
+        ("EN", "en"),
+        ("en-gb-x-rp", "en-GB-x-rp"),
+        ("en-gb-scotland", "en-GB-scotland"),
+        ("cmn-latn-pinyin", "cmn-Latn-pinyin"),
+        ("chr-US-Qaaa-x-west", "chr-US-Qaaa-x-west"),
+        ("es-419", "es-419"),
+        ("vi-vn-x-central", "vi-VN-x-central"),
+        ("zh-yue", "zh-yue"),
+    ],
+)
+def test_codes_become_bcp47_tags_in_canonical_case(code: str, tag: str) -> None:
+    assert canonical_tag(code) == tag
+
+
+VARIANTS = """\
+Pty Language       Age/Gender VoiceName          File                 Other Languages
+ 5  variant         --/M      Adam               !v/adam
+ 5  variant         --/F      female2            !v/f2
+ 5  variant         --/M      Mr_Serious         !v/Mr serious
+ 5  variant         --/M      Storm              !v/Storm             (en-us 5)
+ 5  af              --/M      Afrikaans          gmw/af
+"""
+
+
+def test_variants_map_their_listed_names_to_their_files_spaces_and_aliases_included() -> None:
+    assert parse_variants(VARIANTS.splitlines()) == {
+        "Adam": "adam",
+        "female2": "f2",
+        "Mr_Serious": "Mr serious",
+        "Storm": "Storm",
+    }

@@ -41,14 +41,14 @@ def test_every_model_has_its_checks() -> None:
     ("model", "options", "infos", "problems"),
     [
         ("extract-audio", {}, (CLIP,), {}),
-        ("extract-audio", {"codec": "mp3", "sample_rate": 48000}, (CLIP,), {}),
+        ("extract-audio", {"format": "mp3", "sample_rate": 48000}, (CLIP,), {}),
         (
             "extract-audio",
-            {"codec": "mp3", "sample_rate": 96000},
+            {"format": "mp3", "sample_rate": 96000},
             (CLIP,),
             {"options.sample_rate": f"mp3 takes one of {MP3_RATES} Hz"},
         ),
-        ("extract-audio", {"codec": "flac", "sample_rate": 192000}, (CLIP,), {}),
+        ("extract-audio", {"format": "flac", "sample_rate": 192000}, (CLIP,), {}),
         ("extract-audio", {}, (VP9,), {"inputs[0].data": "has no audio stream"}),
         ("convert-audio", {"start_s": 2.9, "duration_s": 5.0}, (TONE,), {}),
         (

@@ -56,17 +56,17 @@ def test_every_run_reports_progress_on_stdout_and_only_errors_on_stderr() -> Non
 
 
 @pytest.mark.parametrize(
-    ("codec", "encoder", "muxer", "output", "mime"),
+    ("audio_format", "encoder", "muxer", "output", "mime"),
     [
         ("wav", "pcm_s16le", "wav", "output.wav", "audio/wav"),
         ("mp3", "libmp3lame", "mp3", "output.mp3", "audio/mpeg"),
         ("flac", "flac", "flac", "output.flac", "audio/flac"),
         ("ogg", "libvorbis", "ogg", "output.ogg", "audio/ogg"),
-        ("aac", "aac", "ipod", "output.m4a", "audio/mp4"),
+        ("m4a", "aac", "ipod", "output.m4a", "audio/mp4"),
     ],
 )
-def test_extract_audio_codecs(codec: str, encoder: str, muxer: str, output: str, mime: str) -> None:
-    plan = _plan(EXTRACT_AUDIO, CLIP, codec=codec)
+def test_extract_audio_formats(audio_format: str, encoder: str, muxer: str, output: str, mime: str) -> None:
+    plan = _plan(EXTRACT_AUDIO, CLIP, format=audio_format)
     (step,) = plan.steps
     assert (_after(step.argv, "-c:a"), _after(step.argv, "-f"), step.argv[-1]) == (encoder, muxer, output)
     assert (plan.output, plan.mime_type, plan.kind) == (output, mime, media_pb.MEDIA_KIND_AUDIO)
@@ -238,7 +238,7 @@ def test_even(value: float, rounded: int) -> None:
         ("mp3", 96000, 48000),
         ("mp3", 44100, 44100),
         ("mp3", 45000, 44100),
-        ("aac", 192000, 96000),
+        ("m4a", 192000, 96000),
     ],
 )
 def test_nearest_rate(audio: str, rate: int, chosen: int) -> None:

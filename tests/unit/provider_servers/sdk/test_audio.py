@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
+from pathlib import Path
 
+import grpc
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from provider_servers.sdk.audio import Pcm, decode_wav, encode_wav, resample
+from prizm_core.errors import PrizmError, Reason
+from provider_servers.sdk.audio import (
+    AUDIO_ENCODINGS,
+    Pcm,
+    decode_audio,
+    decode_wav,
+    encode_audio,
+    encode_wav,
+    probe_seconds,
+    require_encoder,
+    resample,
+)
 
 
 def _sine(frequency: float, rate: int, seconds: float, amplitude: float = 12_000.0) -> npt.NDArray[np.int16]:
@@ -118,3 +132,64 @@ def test_resample_to_the_same_rate_and_of_nothing() -> None:
     np.testing.assert_array_equal(same.samples, samples)
     empty = resample(Pcm(samples=np.zeros(0, dtype=np.int16), sample_rate=8000), 16_000)
     assert (len(empty.samples), empty.sample_rate) == (0, 16_000)
+
+
+@pytest.mark.parametrize(("audio_format", "magic"), [("mp3", b"ID3"), ("ogg", b"OggS"), ("flac", b"fLaC")])
+async def test_encoded_formats_decode_back_to_the_same_tone(
+    tmp_path: Path, audio_format: str, magic: bytes
+) -> None:
+    tone = _sine(440, 22_050, 1.5)
+    data = await encode_audio(tone, 22_050, audio_format, tmp_path)
+    assert data.startswith(magic) and AUDIO_ENCODINGS[audio_format].mime_type.startswith("audio/")
+    source = tmp_path / f"tone.{audio_format}"
+    source.write_bytes(data)
+    assert probe_seconds(source) == pytest.approx(1.5, abs=0.1)
+    pcm = await decode_audio(source, tmp_path)
+    assert pcm.sample_rate == 22_050
+    # Encoder delay and padding may add a few milliseconds; the pitch is the tone's.
+    assert pcm.duration_s == pytest.approx(1.5, abs=0.1)
+    assert abs(_zero_crossings(pcm.samples) / pcm.duration_s - 880) < 10
+    if audio_format == "flac":  # lossless: every sample comes back
+        np.testing.assert_array_equal(pcm.samples, tone)
+    assert sorted(path.name for path in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [
+        source.name
+    ], "no temporary files left"
+
+
+async def test_wav_is_written_without_ffmpeg_and_the_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+    tone = _sine(300, 16_000, 0.5)
+    assert await encode_audio(tone, 16_000, "wav", tmp_path) == encode_wav(tone, 16_000)
+    first = await encode_audio(tone, 16_000, "ogg", tmp_path)
+    assert await encode_audio(tone, 16_000, "ogg", tmp_path) == first, "the Ogg serial must not be random"
+
+
+def test_formats_but_wav_are_refused_clearly_where_ffmpeg_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    require_encoder("wav")
+    with pytest.raises(PrizmError) as caught:
+        require_encoder("mp3")
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert caught.value.reason == Reason.TOOL_MISSING
+    assert "format mp3 is encoded by ffmpeg, which is not installed" in caught.value.message
+
+
+async def test_what_ffmpeg_cannot_read_is_a_value_error_with_its_reason(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(b"this is not audio at all" * 100)
+    with pytest.raises(ValueError, match=r"^Invalid (argument|data)"):
+        probe_seconds(garbage)
+    with pytest.raises(ValueError, match="ffmpeg cannot decode it"):
+        await decode_audio(garbage, tmp_path)
+
+
+async def test_decoding_mixes_down_and_resamples_when_asked(tmp_path: Path) -> None:
+    left, right = _sine(440, 44_100, 1.0), _sine(440, 44_100, 1.0)
+    stereo = np.column_stack([left, right]).reshape(-1).tobytes()
+    source = tmp_path / "stereo.wav"
+    source.write_bytes(_wav(stereo, channels=2, width=2, rate=44_100))
+    pcm = await decode_audio(source, tmp_path, sample_rate=16_000)
+    assert (pcm.sample_rate, len(pcm.samples)) == (16_000, 16_000)
+    assert abs(_zero_crossings(pcm.samples) - 880) <= 4
+    assert int(np.max(np.abs(pcm.samples))) > 11_000
