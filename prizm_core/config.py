@@ -124,6 +124,8 @@ class RouterConfig:
     asset_ttl_s: float = 3600.0
     asset_max_bytes: int = 10 * 1024**3
     asset_max_count: int = 10_000
+    # How long after a sidecar's launch a job waits for it rather than go to a lower-priority one.
+    startup_wait_s: float = 30.0
     # Not a config key: set for `--workers` routers, which share their port on purpose.
     reuse_port: bool = False
 
@@ -227,6 +229,7 @@ _TOP_LEVEL = {
     "asset_ttl_s",
     "asset_max_bytes",
     "asset_max_count",
+    "startup_wait_s",
 }
 
 
@@ -269,6 +272,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         ),
         asset_max_count=_int(
             data.get("asset_max_count", RouterConfig.asset_max_count), f"{source}: asset_max_count", 1
+        ),
+        startup_wait_s=_number(
+            data.get("startup_wait_s", RouterConfig.startup_wait_s), f"{source}: startup_wait_s"
         ),
     )
 

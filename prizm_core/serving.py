@@ -26,6 +26,7 @@ __all__ = [
     "GrpcServer",
     "ServeSettings",
     "announce_listening",
+    "announce_unavailable",
     "ensure_free",
     "stop_signal",
 ]
@@ -182,4 +183,11 @@ def stop_signal() -> asyncio.Event:
 def announce_listening(address: str, **fields: str) -> None:
     """Writes the one machine-readable line a parent process waits for on stdout."""
     sys.stdout.write(json.dumps({"event": "listening", "address": address, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def announce_unavailable(reason: str) -> None:
+    """Tells a parent process on stdout why this server cannot run here (before exiting with
+    EXIT_UNAVAILABLE), so a router can say why it skipped it, e.g. `pip install 'prizm[ocr]'`."""
+    sys.stdout.write(json.dumps({"event": "unavailable", "reason": reason}) + "\n")
     sys.stdout.flush()

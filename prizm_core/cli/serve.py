@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import uvloop
 
+from prizm_core.cli.flags import positive_count, router_address_flag
 from prizm_core.config import (
     ConfigError,
     RouterConfig,
@@ -24,23 +25,22 @@ from prizm_core.config import (
 from prizm_core.logs import configure_logging
 from prizm_core.router import run_router
 from prizm_core.router.workers import run_workers
-from prizm_core.serving import EXIT_UNAVAILABLE, stop_signal
+from prizm_core.serving import EXIT_UNAVAILABLE, announce_unavailable, stop_signal
+from provider_servers.sdk import Provider, run_provider
 
 __all__ = ["add_serve_commands"]
 
 PROVIDER_GROUP = "prizm.providers"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ProviderEntryPoint(Protocol):
-    """What an entry point of group `prizm.providers` loads: a provider class that can serve itself."""
-
-    def main(self, argv: Sequence[str]) -> int:
-        """Runs the provider as its own gRPC server."""
-        ...
+def _print_ready(line: str) -> None:
+    # The one line a person (or a script) waits for: every sidecar serving, or skipped and why.
+    print(line, flush=True)
 
 
 async def _serve_router(config: RouterConfig) -> None:
-    await run_router(config, stop_signal())
+    await run_router(config, stop_signal(), on_ready=_print_ready)
 
 
 def _run_router(args: argparse.Namespace, config_path: Path | None) -> int:
@@ -91,42 +91,47 @@ def _serve_provider(args: argparse.Namespace) -> int:
     if not found:
         known = ", ".join(provider_names()) or "none"
         print(f"error: no provider named {args.name!r}; installed: {known}", file=sys.stderr)
+        announce_unavailable(f"no provider {args.name!r} installed")
         return EXIT_UNAVAILABLE
     try:
-        provider = cast("ProviderEntryPoint", found[0].load())
+        provider = cast("type[Provider]", found[0].load())
     except ImportError as exc:
         print(
             f"error: provider {args.name!r} cannot load ({exc}); "
             f"install it with: pip install 'prizm[{args.name}]'",
             file=sys.stderr,
         )
+        announce_unavailable(f"pip install 'prizm[{args.name}]'")
         return EXIT_UNAVAILABLE
-    return provider.main(args.provider_args)
+    return run_provider(provider, args.provider_args)
+
+
+def _add_server_flags(command: argparse.ArgumentParser, listen: str) -> None:
+    """`--listen`, `--log-level` and `--loop`, checked as they are parsed."""
+    command.add_argument("--listen", type=router_address_flag, metavar="HOST:PORT", help=listen)
+    command.add_argument(
+        "--log-level", type=str.upper, choices=_LOG_LEVELS, default="INFO", help="default INFO"
+    )
+    command.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
+    )
 
 
 def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds `up`, `router` and `serve-provider` to the CLI."""
     up = commands.add_parser("up", help="run the router and the local providers on loopback")
     up.add_argument("--config", type=Path, help="router config (default: the embedded default)")
-    up.add_argument("--listen", help="host:port to serve on (default from the config: 127.0.0.1:50051)")
-    up.add_argument("--log-level", default="INFO")
-    up.add_argument(
-        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
-    )
+    _add_server_flags(up, "host:port to serve on (default from the config: 127.0.0.1:50051)")
     up.set_defaults(handler=_up)
 
     router = commands.add_parser(
         "router", help="run the router alone (providers from --config or registration)"
     )
     router.add_argument("--config", type=Path, help="router config file")
-    router.add_argument("--listen", help="host:port to serve on (default 127.0.0.1:50051)")
-    router.add_argument("--log-level", default="INFO")
-    router.add_argument(
-        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
-    )
+    _add_server_flags(router, "host:port to serve on (default 127.0.0.1:50051)")
     router.add_argument(
         "--workers",
-        type=int,
+        type=positive_count,
         default=1,
         help="router processes sharing the port (static or DNS providers only)",
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 
 __all__ = ["Admission"]
 
@@ -37,14 +37,14 @@ class Admission:
         if self.active >= self.max_jobs:
             raise PrizmError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "ROUTER_OVERLOADED",
+                Reason.ROUTER_OVERLOADED,
                 f"the router has {self.active} jobs in flight, its limit",
                 retry_after_s=RETRY_AFTER_S,
             )
         if self.by_caller[caller] >= self.max_jobs_per_caller:
             raise PrizmError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "CALLER_CONCURRENCY_EXCEEDED",
+                Reason.CALLER_CONCURRENCY_EXCEEDED,
                 f"this caller already has {self.by_caller[caller]} jobs in flight, its limit",
                 retry_after_s=RETRY_AFTER_S,
             )

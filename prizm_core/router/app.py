@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from prizm.v1 import asset_service_pb2 as asset_pb
 from prizm.v1 import model_service_pb2 as model_pb
@@ -20,7 +21,8 @@ from prizm_core.router.dispatch import Dispatcher
 from prizm_core.router.dns import DnsDiscovery, Resolver, system_resolver
 from prizm_core.router.leases import Leases
 from prizm_core.router.servicer import MeshModelServicer, MeshProviderServicer, RouterServicer
-from prizm_core.router.sidecars import Sidecar, SidecarManager
+from prizm_core.router.sidecars import SidecarManager
+from prizm_core.router.startup import SidecarEndpoints, announce_ready
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening
 
 __all__ = ["DEFAULT_FORWARDED_METADATA", "run_router"]
@@ -57,45 +59,52 @@ def _server(config: RouterConfig, router: Router, leases: Leases, assets: AssetS
     return server
 
 
-async def run_router(config: RouterConfig, stop: asyncio.Event, resolver: Resolver = system_resolver) -> None:
-    """Runs a router until `stop` is set, then drains it and stops its sidecars.
-
-    The router serves at once; providers join as they turn SERVING. `resolver`
-    answers the DNS names of `config.dns`.
-    """
-    router = Router(
+def _router(config: RouterConfig) -> Router:
+    return Router(
         RouterSettings(
             default_policy=config.default_policy,
             max_attempts=config.max_attempts,
             drain_s=config.drain_s,
+            startup_wait_s=config.startup_wait_s,
             health=config.health,
         )
     )
+
+
+async def run_router(
+    config: RouterConfig,
+    stop: asyncio.Event,
+    resolver: Resolver = system_resolver,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Runs a router until `stop` is set, then drains it and stops its sidecars.
+
+    The router serves at once; providers join as they turn SERVING. `resolver`
+    answers the DNS names of `config.dns`. `on_ready` gets one line once every
+    sidecar is serving or will not (see `ready_line`).
+    """
+    router = _router(config)
     leases = Leases(lambda gone: router.retire_endpoint(gone, "lease ran out"), default_s=config.lease_s)
     assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes, config.asset_max_count)
     server = _server(config, router, leases, assets)
-
-    def on_listening(sidecar: Sidecar, previous: str) -> None:
-        if previous and previous != sidecar.address:
-            router.retire_endpoint(previous, f"sidecar {sidecar.name} moved to {sidecar.address}")
-        router.add_endpoint(sidecar.address, router_pb.DISCOVERY_SOURCE_SIDECAR, sidecar.spec.priority)
-
-    sidecars = SidecarManager(on_listening, config.grace_s)
+    sidecars = SidecarManager(SidecarEndpoints(router), config.grace_s)
     address = await server.start()
     router.asset_source = config.advertise or address
     for provider in config.providers:
         router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
-    discovery = [asyncio.create_task(DnsDiscovery(router, target, resolver).run()) for target in config.dns]
+    tasks = [asyncio.create_task(DnsDiscovery(router, target, resolver).run()) for target in config.dns]
     try:
         for spec in config.sidecars:
             sidecars.start(spec)
         await server.set_serving(True)
         announce_listening(address, role="router")
         log.info("router serving on %s", address)
+        if on_ready is not None:
+            tasks.append(asyncio.create_task(announce_ready(router, sidecars.sidecars, address, on_ready)))
         await stop.wait()
     finally:
         log.info("router stopping: draining calls, then stopping sidecars")
-        for task in discovery:
+        for task in tasks:
             task.cancel()
         await server.stop()
         await sidecars.stop()

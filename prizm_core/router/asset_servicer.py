@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from prizm.v1 import asset_service_pb2 as asset_pb
 
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 from prizm_core.router.assets import AssetStore
 
 __all__ = ["AssetServicer"]
@@ -47,5 +47,5 @@ class AssetServicer:
     ) -> asset_pb.DeleteAssetResponse:
         """Forgets a stored asset."""
         if not self.store.delete(request.uri):
-            raise PrizmError(grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND", f"no asset {request.uri}")
+            raise PrizmError(grpc.StatusCode.NOT_FOUND, Reason.ASSET_NOT_FOUND, f"no asset {request.uri}")
         return asset_pb.DeleteAssetResponse()

@@ -21,7 +21,7 @@ from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.assets import ASSET_URI_SCHEME
 from prizm_core.channels import CHUNK_BYTES
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, Reason, invalid_argument
 from prizm_core.logs import RATE_LIMIT
 
 __all__ = ["AssetStore", "StoredAsset", "asset_id"]
@@ -40,7 +40,8 @@ def asset_id(uri: str) -> str:
     """
     if not uri.startswith(URI_SCHEME) or not uri[len(URI_SCHEME) :].isalnum():
         raise invalid_argument(
-            [("uri", f"only {URI_SCHEME}<id> URIs from UploadAsset are accepted")], "UNSUPPORTED_ASSET_SOURCE"
+            [("uri", f"only {URI_SCHEME}<id> URIs from UploadAsset are accepted")],
+            Reason.UNSUPPORTED_ASSET_SOURCE,
         )
     return uri[len(URI_SCHEME) :]
 
@@ -79,7 +80,7 @@ class AssetStore:
         if len(self._assets) >= self.max_count:
             raise PrizmError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "ASSET_STORE_FULL",
+                Reason.ASSET_STORE_FULL,
                 f"the router's asset store holds {len(self._assets)} assets, its limit",
                 retry_after_s=60.0,
             )
@@ -101,7 +102,7 @@ class AssetStore:
                 if self._used + size > self.max_bytes:
                     raise PrizmError(
                         grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        "ASSET_STORE_FULL",
+                        Reason.ASSET_STORE_FULL,
                         f"the router's asset store is full ({self.max_bytes} bytes)",
                         retry_after_s=60.0,
                     )
@@ -135,7 +136,9 @@ class AssetStore:
             violations.append(("header.sha256", "does not match the bytes received"))
         if violations:
             mismatch = any(name == "header.sha256" for name, _ in violations)
-            raise invalid_argument(violations, "ASSET_HASH_MISMATCH" if mismatch else "INVALID_INPUT")
+            raise invalid_argument(
+                violations, Reason.ASSET_HASH_MISMATCH if mismatch else Reason.INVALID_INPUT
+            )
         asset = media_pb.Asset(
             kind=header.kind,
             mime_type=header.mime_type,
@@ -156,7 +159,7 @@ class AssetStore:
         if stored is None:
             raise PrizmError(
                 grpc.StatusCode.NOT_FOUND,
-                "ASSET_NOT_FOUND",
+                Reason.ASSET_NOT_FOUND,
                 f"no asset {uri} (never uploaded, deleted or expired)",
             )
         stored.expires = time.monotonic() + self.ttl_s

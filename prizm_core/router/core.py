@@ -16,11 +16,19 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.assets import ASSET_SOURCE_HEADER
 from prizm_core.config import HealthSettings
-from prizm_core.errors import PrizmError
+from prizm_core.errors import PrizmError, Reason
 from prizm_core.router.budget import RetryBudget
 from prizm_core.router.health import HealthMonitor
 from prizm_core.router.registry import Endpoint, Registry
-from prizm_core.router.routing import Route, eligible, no_candidate_error, order
+from prizm_core.router.routing import (
+    Route,
+    accepting,
+    awaited,
+    eligible,
+    no_candidate_error,
+    options_error,
+    order,
+)
 
 __all__ = ["Router", "RouterSettings"]
 
@@ -44,6 +52,8 @@ class RouterSettings:
         estimate_timeout_s: Deadline of each provider's `EstimateCost` while routing.
         deadline_margin_s: Time kept back from the caller's deadline for the hop back.
         drain_s: How long an endpoint leaving the mesh keeps its jobs in flight.
+        startup_wait_s: How long after a sidecar's launch a job may wait for its first
+            SERVING rather than go to a lower-priority provider or fail.
         health: Health checking, outlier ejection and flap damping.
     """
 
@@ -52,6 +62,7 @@ class RouterSettings:
     estimate_timeout_s: float = 2.0
     deadline_margin_s: float = 0.005
     drain_s: float = 30.0
+    startup_wait_s: float = 30.0
     health: HealthSettings = field(default_factory=HealthSettings)
 
 
@@ -74,15 +85,40 @@ class Router:
         return ()
 
     def add_endpoint(
-        self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0
+        self,
+        address: str,
+        source: router_pb.DiscoverySource.ValueType,
+        priority: int = 0,
+        *,
+        name: str = "",
+        warming: bool = False,
+        watch: bool = True,
     ) -> Endpoint:
-        """Adds an endpoint (or takes back one that was draining) and starts watching its health."""
+        """Adds an endpoint (or takes back one that was draining) and starts watching its health.
+
+        Args:
+            address: Where the provider listens (or will).
+            source: How the router learnt of it.
+            priority: Its rank under the priority policy.
+            name: The provider expected there, listed until its catalog says so.
+            warming: Just launched: jobs wait up to `startup_wait_s` for its first SERVING.
+            watch: Start health checks now; else at `watch_endpoint` (once something listens there).
+        """
         drain = self._drains.pop(address, None)
         if drain is not None:
             drain.cancel()
-        endpoint = self.registry.add(address, source, priority)
-        self.health.start(endpoint)
+        endpoint = self.registry.add(address, source, priority, name)
+        if warming:
+            endpoint.warm_until = time.monotonic() + self.settings.startup_wait_s
+        if watch:
+            self.health.start(endpoint)
         return endpoint
+
+    def watch_endpoint(self, address: str) -> None:
+        """Starts the health checks of an endpoint added with `watch=False` (no-op if watched)."""
+        endpoint = self.registry.get(address)
+        if endpoint is not None and not endpoint.draining:
+            self.health.start(endpoint)
 
     def retire_endpoint(self, address: str, why: str) -> None:
         """Takes an endpoint out of routing at once, then removes it once its jobs have ended.
@@ -180,6 +216,36 @@ class Router:
             costs[provider_id] = cost.amount
         return costs
 
+    def _found(self, route: Route) -> list[Endpoint]:
+        """Routable endpoints for the route whose model accepts its options; else suspect ones that do."""
+        found = accepting(eligible(self.registry, route), route)
+        return found or accepting(eligible(self.registry, route, last_resort=True), route)
+
+    async def _ordered(
+        self, found: list[Endpoint], route: Route, job: model_pb.EstimateCostRequest
+    ) -> list[Endpoint]:
+        costs = await self._estimates(found, route, job) if route.needs_estimates else None
+        ordered = order(found, route, costs)
+        if not ordered and route.max_cost is not None:
+            raise PrizmError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                Reason.MAX_COST_EXCEEDED,
+                f"no provider can do the job for {route.max_cost.amount:g} {route.max_cost.currency} or less",
+            )
+        return ordered
+
+    @staticmethod
+    def _patience(
+        found: list[Endpoint], warming: list[Endpoint], deadline: float | None, now: float
+    ) -> float:
+        """Until when a job waits for providers still warming up: at most their startup wait, and
+        within the caller's deadline; with a candidate at hand, half the time left, so that one
+        still has time to do the job."""
+        until = max(e.warm_until for e in warming)
+        if deadline is not None:
+            until = min(until, now + (deadline - now) / 2 if found else deadline)
+        return until
+
     async def candidates(
         self,
         route: Route,
@@ -189,27 +255,30 @@ class Router:
     ) -> list[Endpoint]:
         """Endpoints that can take the job now, best first.
 
-        With `wait_for_ready`, waits for one to appear until `deadline`.
+        A provider the job would rather go to that is still warming up (a sidecar
+        just launched) is waited for, within `_patience`. With `wait_for_ready`,
+        waits for a candidate to appear until `deadline`.
 
         Raises:
-            PrizmError: No endpoint can take the job (see `no_candidate_error`),
-                or none can within the caller's max cost (MAX_COST_EXCEEDED).
+            PrizmError: No endpoint can take the job (see `no_candidate_error`), every
+                model refuses its options (INVALID_OPTIONS, see `options_error`), or
+                none can within the caller's max cost (MAX_COST_EXCEEDED).
         """
+        patience: float | None = None
         while True:
-            found = eligible(self.registry, route) or eligible(self.registry, route, last_resort=True)
-            if found:
-                costs = await self._estimates(found, route, job) if route.needs_estimates else None
-                ordered = order(found, route, costs)
-                if ordered:
-                    return ordered
-                if route.max_cost is not None:
-                    raise PrizmError(
-                        grpc.StatusCode.FAILED_PRECONDITION,
-                        "MAX_COST_EXCEEDED",
-                        f"no provider can do the job for {route.max_cost.amount:g} "
-                        f"{route.max_cost.currency} or less",
-                    )
-            remaining = None if deadline is None else deadline - time.monotonic()
+            found, now = self._found(route), time.monotonic()
+            warming = (
+                [] if patience is not None and now >= patience else awaited(self.registry, route, found, now)
+            )
+            if found and not warming and (ordered := await self._ordered(found, route, job)):
+                return ordered
+            if not found and not warming and (refused := options_error(self.registry, route)) is not None:
+                raise refused
+            if warming:
+                patience = self._patience(found, warming, deadline, now) if patience is None else patience
+                await self.registry.wait_changed(patience - now)
+                continue
+            remaining = None if deadline is None else deadline - now
             if not wait_for_ready or (remaining is not None and remaining <= 0):
                 raise no_candidate_error(self.registry, route)
             await self.registry.wait_changed(remaining)

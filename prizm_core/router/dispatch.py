@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from google.protobuf import struct_pb2
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.assets import check_inline_inputs
 from prizm_core.capabilities import capability_info
-from prizm_core.errors import PrizmError, invalid_argument
+from prizm_core.errors import PrizmError, Reason, invalid_argument
 from prizm_core.ids import checked_job_id
+from prizm_core.option_schema import option_values
 from prizm_core.router.admission import Admission
 from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router
@@ -47,7 +49,7 @@ def _forwardable(metadata: tuple[tuple[str, str | bytes], ...]) -> tuple[tuple[s
         if not key.endswith("-bin") and not (isinstance(value, str) and _PRINTABLE_ASCII.fullmatch(value))
     ]
     if bad:
-        raise invalid_argument(bad, "INVALID_METADATA")
+        raise invalid_argument(bad, Reason.INVALID_METADATA)
     return metadata
 
 
@@ -67,8 +69,9 @@ def route_of(
     model: str,
     hints: router_pb.RoutingHints | None,
     default_policy: router_pb.RoutingPolicy.ValueType,
+    options: struct_pb2.Struct | None = None,
 ) -> Route:
-    """Checks the routing fields of a request and returns the route."""
+    """Checks the routing fields of a request and returns the route (with the job's options)."""
     violations: list[tuple[str, str]] = []
     if capability == media_pb.CAPABILITY_UNSPECIFIED:
         violations.append(("capability", "is required"))
@@ -93,6 +96,7 @@ def route_of(
         allow_fallback=hints.allow_fallback,
         allow_restart=hints.allow_restart,
         max_cost=max_cost,
+        options=option_values(options) if options is not None else {},
     )
 
 
@@ -127,7 +131,7 @@ class Dispatcher:
                 stored = self.assets.get(asset.uri)  # exists, and its lease is renewed
                 if asset.sha256 and asset.sha256 != stored.asset.sha256:
                     violation = (f"inputs[{index}].sha256", "does not match the uploaded asset")
-                    raise invalid_argument([violation], "ASSET_HASH_MISMATCH")
+                    raise invalid_argument([violation], Reason.ASSET_HASH_MISMATCH)
         with self.admission.admit(caller):
             await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
             deadline = deadline_of(context)
@@ -151,7 +155,7 @@ class Dispatcher:
 def _shutting_down(job_id: str, sent: int) -> PrizmError:
     return PrizmError(
         grpc.StatusCode.UNAVAILABLE,
-        "ROUTER_SHUTTING_DOWN",
+        Reason.ROUTER_SHUTTING_DOWN,
         f"the router is shutting down: job {job_id} was cut off after {sent} event(s); "
         "retry it on another router",
         metadata={"job_id": job_id, "events_relayed": str(sent)},

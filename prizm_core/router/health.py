@@ -83,6 +83,16 @@ class HealthMonitor:
         endpoint.signals.report(state, detail)
         self.registry.refresh(endpoint)
 
+    async def _preview(self, endpoint: Endpoint) -> None:
+        """Asks a provider still warming up what it will serve, so jobs wait only for one that may
+        take them; a provider that cannot say yet is waited for as one that may."""
+        try:
+            preview = await fetch_catalog(endpoint)
+        except grpc.aio.AioRpcError as exc:
+            log.debug("endpoint %s has no catalog before SERVING: %s", endpoint.address, exc.code().name)
+            return
+        self.registry.previewed(endpoint, preview)
+
     async def _serving(self, endpoint: Endpoint) -> None:
         try:
             catalog = await fetch_catalog(endpoint)
@@ -115,6 +125,8 @@ class HealthMonitor:
                     names = health_pb2.HealthCheckResponse.ServingStatus
                     status = names.Name(response.status) if response.status in names.values() else "unknown"
                     self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}")
+                    if endpoint.warming(time.monotonic()) and endpoint.preview is None:
+                        await self._preview(endpoint)
             self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")
         finally:
             call.cancel()

@@ -79,6 +79,13 @@ class Endpoint:
     address: str
     source: router_pb.DiscoverySource.ValueType
     priority: int = 0
+    # The provider expected here (a sidecar's, from the config): listed before its catalog says so.
+    name: str = ""
+    # Monotonic time until which jobs may wait for this endpoint's first SERVING (see `warming`).
+    warm_until: float = 0.0
+    # What the provider says of itself while warming up, before its first SERVING: jobs wait only
+    # for one whose models may take them. Never routed on.
+    preview: Catalog | None = None
     state: router_pb.EndpointState.ValueType = router_pb.ENDPOINT_STATE_PENDING
     state_since: float = field(default_factory=time.time)
     detail: str = "waiting for first SERVING"
@@ -132,6 +139,10 @@ class Endpoint:
         """Serving and described."""
         return self.state == router_pb.ENDPOINT_STATE_SERVING and self.catalog is not None
 
+    def warming(self, now: float) -> bool:
+        """Launched by the router and still warming up: never served yet, not failed, not timed out."""
+        return self.catalog is None and not self.draining and now < self.warm_until
+
     @property
     def last_resort(self) -> bool:
         """Ejected but still saying it serves: taken only when nothing SERVING can take a job."""
@@ -152,6 +163,8 @@ class Endpoint:
         )
         if self.catalog is not None:
             message.provider.CopyFrom(self.catalog.info)
+        elif self.name:
+            message.provider.id = self.name
         return message
 
 
@@ -172,22 +185,26 @@ class Registry:
         """The endpoint at `address`, if known."""
         return self._endpoints.get(address)
 
-    def add(self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0) -> Endpoint:
+    def add(
+        self, address: str, source: router_pb.DiscoverySource.ValueType, priority: int = 0, name: str = ""
+    ) -> Endpoint:
         """Adds an endpoint, or returns the one already at `address`.
 
         A draining endpoint found again (a provider back on the same address) is
         taken back as new: pending until its first SERVING, from `source` now.
+        `name` is the provider expected there, listed until its catalog comes.
         """
         existing = self._endpoints.get(address)
         if existing is not None and existing.draining:
             existing.draining, existing.source, existing.priority = False, source, priority
+            existing.name = name
             existing.signals = EndpointSignals(self.settings)
             log.info("endpoint %s back (%s)", address, router_pb.DiscoverySource.Name(source))
             self.refresh(existing)
             return existing
         if existing is not None:
             return existing
-        endpoint = Endpoint(address=address, source=source, priority=priority)
+        endpoint = Endpoint(address=address, source=source, priority=priority, name=name)
         endpoint.signals = EndpointSignals(self.settings)
         self._endpoints[address] = endpoint
         log.info("endpoint %s added (%s)", address, router_pb.DiscoverySource.Name(source))
@@ -243,6 +260,18 @@ class Registry:
             queue.put_nowait(event)
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def previewed(self, endpoint: Endpoint, preview: Catalog) -> None:
+        """Notes what a warming provider will serve; tells whoever waits for it."""
+        endpoint.preview = preview
+        self._publish(router_pb.ENDPOINT_CHANGE_UPDATED, endpoint)
+
+    def stop_warming(self, address: str) -> None:
+        """The provider at `address` failed to start: jobs stop waiting for it."""
+        endpoint = self._endpoints.get(address)
+        if endpoint is not None and endpoint.warm_until:
+            endpoint.warm_until = 0.0
+            self._publish(router_pb.ENDPOINT_CHANGE_UPDATED, endpoint)
 
     async def wait_changed(self, timeout: float | None) -> None:
         """Returns at the next registry change, or after `timeout` seconds."""

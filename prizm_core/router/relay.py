@@ -23,7 +23,7 @@ import grpc
 from prizm.v1 import job_pb2 as job_pb
 from prizm.v1 import model_service_pb2 as model_pb
 
-from prizm_core.errors import DOMAIN, PrizmError, error_details
+from prizm_core.errors import DOMAIN, PrizmError, Reason, error_details
 from prizm_core.router.core import FAILOVER_CODES, Router
 from prizm_core.router.registry import Endpoint
 from prizm_core.router.routing import Route
@@ -82,7 +82,7 @@ def _crashed(job_id: str, endpoint: Endpoint, relayed: int) -> PrizmError:
     )
     return PrizmError(
         grpc.StatusCode.UNAVAILABLE,
-        "PROVIDER_CRASHED",
+        Reason.PROVIDER_CRASHED,
         f"provider {provider} failed after {relayed} event(s) of job {job_id}; the job was not rerun",
         metadata={"job_id": job_id, "provider": provider, "events_relayed": str(relayed)},
     )
@@ -145,7 +145,7 @@ class _Attempts:
             return self.refusal
         return PrizmError(
             grpc.StatusCode.UNAVAILABLE,
-            "NO_HEALTHY_PROVIDER",
+            Reason.NO_HEALTHY_PROVIDER,
             f"job {self.job.job_id} was refused by every candidate tried: {'; '.join(self.failures)}",
             metadata={"job_id": self.job.job_id},
             retry_after_s=1.0,

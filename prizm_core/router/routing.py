@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.capabilities import capability_info
-from prizm_core.errors import PrizmError
-from prizm_core.router.registry import Endpoint
+from prizm_core.errors import PrizmError, Reason, invalid_argument
+from prizm_core.option_schema import Violation, check_options
+from prizm_core.router.registry import Catalog, Endpoint
 
-__all__ = ["Route", "eligible", "no_candidate_error", "order"]
+__all__ = ["Route", "accepting", "awaited", "eligible", "no_candidate_error", "options_error", "order"]
 
 # How soon a caller may retry when every provider of a capability is down.
 RETRY_AFTER_S = 1.0
@@ -31,6 +32,14 @@ class Route:
     allow_fallback: bool = False
     allow_restart: bool = False
     max_cost: media_pb.Cost | None = None
+    # The job's options (see `option_values`): with no provider or model named, only candidates
+    # whose model accepts them are considered.
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def checks_options(self) -> bool:
+        """Whether the router picks candidates by their option schema (else the named provider answers)."""
+        return not (self.provider or self.model)
 
     @property
     def needs_estimates(self) -> bool:
@@ -60,6 +69,73 @@ def eligible(endpoints: Iterable[Endpoint], route: Route, last_resort: bool = Fa
     if not found and route.allow_fallback and (route.provider or route.model):
         found = [e for e in pool if _matches(e, route, False, last_resort)]
     return found
+
+
+def _refusals(catalog: Catalog | None, route: Route) -> list[Violation]:
+    """Why the model this catalog would use refuses the route's options (empty: it accepts them)."""
+    model = catalog.model_for(route.capability) if catalog is not None else None
+    if catalog is None or model is None:
+        return []
+    _, violations = check_options(model.message.parameters, route.options)
+    return [(name, f"{catalog.provider_id}/{model.id}: {problem}") for name, problem in violations]
+
+
+def accepting(endpoints: Iterable[Endpoint], route: Route) -> list[Endpoint]:
+    """The endpoints whose model accepts the route's options (all, when a provider or model is named)."""
+    endpoints = list(endpoints)
+    if not route.checks_options:
+        return endpoints
+    return [e for e in endpoints if not _refusals(e.catalog, route)]
+
+
+def options_error(endpoints: Iterable[Endpoint], route: Route) -> PrizmError | None:
+    """INVALID_OPTIONS when every known model of the capability refuses the options, else None.
+
+    Its field violations name each provider and model and why, e.g. `options.speed`:
+    `espeak/espeak-ng: must be at most 2`. A provider known only from a catalog of
+    before (down now) counts: options it accepts are not invalid, only unavailable.
+    """
+    if not route.checks_options:
+        return None
+    known = [e for e in endpoints if e.catalog is not None and e.catalog.model_for(route.capability)]
+    violations: dict[Violation, None] = {}  # replicas refuse alike: each reason once, in order
+    for endpoint in known:
+        refusals = _refusals(endpoint.catalog, route)
+        if not refusals:
+            return None
+        violations.update(dict.fromkeys(refusals))
+    if not violations:
+        return None
+    return invalid_argument(sorted(violations), Reason.INVALID_OPTIONS)
+
+
+def _may_take(endpoint: Endpoint, route: Route) -> bool:
+    """Whether a warming provider may take the job: its preview says so, or it has none yet."""
+    preview = endpoint.preview
+    if preview is None:
+        return not route.provider or endpoint.name in ("", route.provider)
+    if route.provider and preview.provider_id != route.provider:
+        return False
+    if preview.model_for(route.capability, route.model) is None:
+        return False
+    return not route.checks_options or not _refusals(preview, route)
+
+
+def awaited(endpoints: Iterable[Endpoint], route: Route, found: list[Endpoint], now: float) -> list[Endpoint]:
+    """Providers still warming up that a job should wait for rather than go elsewhere.
+
+    Only one that may take the job is waited for: its preview (what it said of
+    itself while warming up) has a model for the route that accepts its options,
+    or it has said nothing yet. With candidates at hand, only one the priority
+    policy would put first is waited for; with none, any.
+    """
+    warming = [e for e in endpoints if e.warming(now) and _may_take(e, route)]
+    if not found:
+        return warming
+    if route.policy != router_pb.ROUTING_POLICY_PRIORITY:
+        return []
+    best = max(e.priority for e in found)
+    return [e for e in warming if e.priority > best]
 
 
 def _least_loaded(endpoints: list[Endpoint], rng: random.Random) -> list[Endpoint]:
@@ -122,7 +198,7 @@ def no_candidate_error(endpoints: Iterable[Endpoint], route: Route) -> PrizmErro
             ids = sorted({c.provider_id for c in known})
             return PrizmError(
                 grpc.StatusCode.NOT_FOUND,
-                "PROVIDER_NOT_FOUND",
+                Reason.PROVIDER_NOT_FOUND,
                 f"no provider {route.provider!r} in the mesh; known: {', '.join(ids) or 'none'}",
                 metadata={"provider": route.provider},
             )
@@ -131,7 +207,7 @@ def no_candidate_error(endpoints: Iterable[Endpoint], route: Route) -> PrizmErro
     if route.model and not any(c.model_for(route.capability, route.model) for c in scope):
         return PrizmError(
             grpc.StatusCode.NOT_FOUND,
-            "MODEL_NOT_FOUND",
+            Reason.MODEL_NOT_FOUND,
             f"no model {route.model!r} with capability {capability} in {where}",
             metadata={"model": route.model, "capability": capability},
         )
@@ -139,13 +215,13 @@ def no_candidate_error(endpoints: Iterable[Endpoint], route: Route) -> PrizmErro
         starting = f" ({pending} provider(s) still starting)" if pending else ""
         return PrizmError(
             grpc.StatusCode.FAILED_PRECONDITION,
-            "NO_PROVIDER_FOR_CAPABILITY",
+            Reason.NO_PROVIDER_FOR_CAPABILITY,
             f"nothing in {where} serves {capability}{starting}",
             metadata={"capability": capability},
         )
     return PrizmError(
         grpc.StatusCode.UNAVAILABLE,
-        "NO_HEALTHY_PROVIDER",
+        Reason.NO_HEALTHY_PROVIDER,
         f"every provider of {capability} in {where} is unavailable; retry shortly",
         metadata={"capability": capability},
         retry_after_s=RETRY_AFTER_S,

@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
-from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import model_service_pb2 as model_pb
 from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm.v1 import router_service_pb2 as router_pb
@@ -15,7 +14,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core import __version__
 from prizm_core.assets import check_inline_inputs
 from prizm_core.config import ConfigError, parse_address
-from prizm_core.errors import PrizmError, invalid_argument, unknown_settings
+from prizm_core.errors import PrizmError, Reason, invalid_argument, unknown_settings
 from prizm_core.router.core import Router
 from prizm_core.router.dispatch import Dispatcher, deadline_of, route_of
 from prizm_core.router.leases import Leases
@@ -25,6 +24,8 @@ from prizm_core.stopping import Trigger
 __all__ = ["MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+# A ModelService request: capability, model, options, as far as routing reads it.
+JobRequest = model_pb.TransformRequest | model_pb.EstimateCostRequest | model_pb.ValidateInputRequest
 # A DNS name (at most 253 characters), a colon and a port, with room for IPv6 brackets.
 _MAX_ADDRESS_CHARS = 262
 
@@ -70,7 +71,11 @@ class RouterServicer:
     ) -> AsyncIterator[bytes]:
         """Routes a job and relays its events byte for byte."""
         route = route_of(
-            request.capability, request.model, request.routing, self.router.settings.default_policy
+            request.capability,
+            request.model,
+            request.routing,
+            self.router.settings.default_policy,
+            request.options,
         )
         job = model_pb.TransformRequest(
             capability=request.capability,
@@ -88,7 +93,11 @@ class RouterServicer:
         """The estimate of the provider the job would go to."""
         check_inline_inputs(request.inputs)
         route = route_of(
-            request.capability, request.model, request.routing, self.router.settings.default_policy
+            request.capability,
+            request.model,
+            request.routing,
+            self.router.settings.default_policy,
+            request.options,
         )
         job = model_pb.EstimateCostRequest(
             capability=request.capability,
@@ -117,7 +126,7 @@ class RouterServicer:
         ):
             raise PrizmError(
                 grpc.StatusCode.ALREADY_EXISTS,
-                "ENDPOINT_ALREADY_KNOWN",
+                Reason.ENDPOINT_ALREADY_KNOWN,
                 f"{address} is already known from another source and needs no lease",
             )
         self.router.add_endpoint(address, router_pb.DISCOVERY_SOURCE_REGISTERED, request.priority)
@@ -135,7 +144,7 @@ class RouterServicer:
         if not self.leases.release(address):
             raise PrizmError(
                 grpc.StatusCode.NOT_FOUND,
-                "ENDPOINT_NOT_REGISTERED",
+                Reason.ENDPOINT_NOT_REGISTERED,
                 f"no provider is registered at {address}",
             )
         self.router.retire_endpoint(address, "deregistered")
@@ -155,7 +164,7 @@ class RouterServicer:
             self.router.registry.unwatch(queue)
         raise PrizmError(
             grpc.StatusCode.UNAVAILABLE,
-            "ROUTER_SHUTTING_DOWN",
+            Reason.ROUTER_SHUTTING_DOWN,
             "the router is shutting down; watch another router or this one once it is back",
             retry_after_s=1.0,
         )
@@ -168,14 +177,16 @@ class MeshModelServicer:
         self.router = dispatcher.router
         self.dispatcher = dispatcher
 
-    def _route(self, capability: media_pb.Capability.ValueType, model: str) -> Route:
-        return route_of(capability, model, None, self.router.settings.default_policy)
+    def _route(self, request: JobRequest) -> Route:
+        return route_of(
+            request.capability, request.model, None, self.router.settings.default_policy, request.options
+        )
 
     async def Transform(  # noqa: N802 - gRPC method name
         self, request: model_pb.TransformRequest, context: Context
     ) -> AsyncIterator[bytes]:
         """Routes a job with the default policy and relays its events."""
-        route = self._route(request.capability, request.model)
+        route = self._route(request)
         async for message in self.dispatcher.run(request, route, False, context):
             yield message
 
@@ -184,7 +195,7 @@ class MeshModelServicer:
     ) -> model_pb.EstimateCostResponse:
         """The estimate of the provider the job would go to."""
         check_inline_inputs(request.inputs)
-        route = self._route(request.capability, request.model)
+        route = self._route(request)
         answer, _ = await self.router.estimate(request, route, deadline_of(context))
         return answer
 
@@ -193,7 +204,7 @@ class MeshModelServicer:
     ) -> model_pb.ValidateInputResponse:
         """Asks the provider the job would go to whether it accepts the input."""
         check_inline_inputs(request.inputs)
-        route = self._route(request.capability, request.model)
+        route = self._route(request)
         deadline = deadline_of(context)
         ordered = await self.router.candidates(route, model_pb.EstimateCostRequest(), deadline, False)
         response: model_pb.ValidateInputResponse = await ordered[0].models.ValidateInput(
@@ -254,7 +265,7 @@ class MeshProviderServicer:
         """Refused: stop a router with SIGTERM."""
         raise PrizmError(
             grpc.StatusCode.FAILED_PRECONDITION,
-            "SERVICE_NOT_MANAGED",
+            Reason.SERVICE_NOT_MANAGED,
             "a router is stopped with SIGTERM, not over the API",
         )
 

@@ -16,6 +16,7 @@ from prizm.v1 import router_service_pb2_grpc as router_grpc
 from prizm_core.assets import text_asset
 from prizm_core.channels import insecure_channel
 from prizm_core.client import PrizmClient
+from prizm_core.client.events import Event, OutputChunk, Progress
 from prizm_core.errors import PrizmError
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.control import ChangeLog, configure, status
@@ -73,7 +74,11 @@ async def test_a_provider_killed_mid_job_gives_provider_crashed_and_no_rerun(tmp
             with pytest.raises(PrizmError) as failure:
                 async for event in client.stream("text-to-text", "doomed", options=SLOW, timeout=30):
                     seen.append(event.sequence)
-                    if event.progress.stage == "synthetic" and event.progress.message.startswith("event 5/"):
+                    if (
+                        isinstance(event, Progress)
+                        and event.stage == "synthetic"
+                        and event.message.startswith("event 5/")
+                    ):
                         victim = await _running_on(providers)
                         victim.signal(signal.SIGKILL)
         assert failure.value.code == grpc.StatusCode.UNAVAILABLE
@@ -96,21 +101,21 @@ async def _running_on(providers: list[object]) -> object:
 async def test_a_caller_that_allows_a_restart_gets_the_job_done_elsewhere(tmp_config: Path) -> None:
     with synthetic_mesh(tmp_config, 2) as (router, providers):
         await wait_routable(router.address, 2)
-        events = []
+        events: list[Event] = []
         routing = router_pb.RoutingHints(allow_restart=True)
         async with PrizmClient(router.address) as client:
             async for event in client.stream(
                 "text-to-text", "again", options=SLOW, routing=routing, timeout=30
             ):
                 events.append(event)
-                if event.progress.message.startswith("event 5/") and len(events) < 10:
+                if isinstance(event, Progress) and event.message.startswith("event 5/") and len(events) < 10:
                     victim = await _running_on(providers)
                     victim.signal(signal.SIGKILL)
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
         assert len({e.job_id for e in events}) == 1
-        notices = [e for e in events if e.progress.stage == "restart"]
-        assert len(notices) == 1 and "running the job again" in notices[0].progress.message
-        data = b"".join(e.output_chunk.data for e in events if e.WhichOneof("event") == "output_chunk")
+        notices = [e for e in events if isinstance(e, Progress) and e.stage == "restart"]
+        assert len(notices) == 1 and "running the job again" in notices[0].message
+        data = b"".join(e.data for e in events if isinstance(e, OutputChunk))
         assert data == synthetic_output(b"again", 2048)
         survivor = next(p for p in providers if p is not victim)
         assert (await status(survivor.address)).finished_jobs == 1
@@ -124,7 +129,7 @@ async def test_a_provider_failing_every_call_is_not_hammered(
         for provider in providers:
             await configure(provider.address, refuse="UNAVAILABLE")
         requests = 100
-        async with PrizmClient(router.address) as client:
+        async with PrizmClient(router.address, max_attempts=1) as client:
             for _ in range(requests):
                 with pytest.raises(PrizmError) as failure:
                     await client.run("text-to-text", "no", options={"events": 1}, timeout=10)
@@ -149,7 +154,7 @@ async def test_when_every_provider_is_down_calls_fail_fast_with_retry_info(
                 provider.signal(signal.SIGKILL)
             for provider in providers:
                 await log.wait_for(provider.address, NOT_SERVING, killed, timeout=5)
-        async with PrizmClient(router.address) as client:
+        async with PrizmClient(router.address, max_attempts=1) as client:
             await client.list_providers()  # connect first: measure the routing, not the dial
             started = time.monotonic()
             with pytest.raises(PrizmError) as failure:
@@ -181,8 +186,12 @@ def _bad_requests(count: int) -> list[router_pb.RouterServiceTransformRequest]:
     """Requests wrong in what the caller chose: every provider answers them INVALID_ARGUMENT."""
     made = []
     for n in range(count):
+        # The provider named, so its own validation answers: unnamed, the router refuses bad options
+        # itself, from the catalogs, and no replica would see them.
         request = router_pb.RouterServiceTransformRequest(
-            capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset(f"bad {n}")]
+            capability=media_pb.CAPABILITY_TEXT_TO_TEXT,
+            inputs=[text_asset(f"bad {n}")],
+            routing=router_pb.RoutingHints(provider="synthetic"),
         )
         match n % 6:
             case 0:

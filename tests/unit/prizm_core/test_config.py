@@ -48,6 +48,7 @@ reflection: false
 grace_s: 2.5
 max_attempts: 5
 lease_s: 12
+startup_wait_s: 45
 providers:
   - 127.0.0.1:50061
   - address: "[::1]:50062"
@@ -73,6 +74,7 @@ sidecars:
         grace_s=2.5,
         max_attempts=5,
         lease_s=12.0,
+        startup_wait_s=45.0,
     )
     assert isinstance(config.lease_s, float)
 
@@ -90,6 +92,7 @@ def test_the_embedded_default_config_loads() -> None:
     ]
     assert config.sidecars[0].priority > max(s.priority for s in config.sidecars[1:]), "piper is preferred"
     assert config.providers == ()
+    assert config.startup_wait_s == 30.0, "a job right after start waits for piper to warm up"
 
 
 @pytest.mark.parametrize(
@@ -150,6 +153,8 @@ def test_unknown_keys_are_rejected_by_name(tmp_config: Path) -> None:
         ({"forward_metadata": ["X-Tenant"]}, "forward_metadata must be lower-case"),
         ({"max_jobs": 0}, "max_jobs: must be a whole number ≥ 1"),
         ({"max_attempts": 0}, "max_attempts: must be a whole number ≥ 1"),
+        ({"startup_wait_s": -1}, "startup_wait_s: must be a number ≥ 0"),
+        ({"startup_wait_s": "soon"}, "startup_wait_s: must be a number ≥ 0"),
     ],
 )
 def test_bad_values_are_rejected(data: dict[str, object], fragment: str) -> None:
