@@ -4,33 +4,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.processes import ServerProcess, router_for, start_provider
+from tests.support.processes import ServerProcess, router_for
+
+if TYPE_CHECKING:
+    # Only for annotations: pytest imports the plugin itself, so that it can rewrite its asserts.
+    from provider_servers.contract.plugin import ProviderServers
+
+# The contract suite's plugin: its options, and the providers' servers shared with the tests here.
+pytest_plugins = ("provider_servers.contract.plugin",)
 
 
-def _session_provider(name: str) -> Callable[[], Iterator[ServerProcess]]:
-    """A session fixture named `name`: that provider's server, started once, stopped at the end."""
+def _session_provider(name: str) -> Callable[[ProviderServers], ServerProcess]:
+    """A session fixture named `name`: that provider's server, the one the contract suite uses."""
 
     @pytest.fixture(scope="session", name=name)
-    def provider() -> Iterator[ServerProcess]:
-        server = start_provider(name)
-        yield server
-        server.stop()
+    def provider(prizm_servers: ProviderServers) -> ServerProcess:
+        return prizm_servers.get(name)
 
     provider.__doc__ = f"The {name} provider, started once for the session."
     return provider
 
 
-piper = _session_provider("piper")
-pocketsphinx = _session_provider("pocketsphinx")
-synthetic = _session_provider("synthetic")
-ffmpeg = _session_provider("ffmpeg")
-imaging = _session_provider("imaging")
-ocr = _session_provider("ocr")
-espeak = _session_provider("espeak")
+# One fixture per installed provider, named after it (`piper`, `synthetic`, ...).
+_INSTALLED = {point.name for point in entry_points(group="prizm.providers")}
+globals().update({name: _session_provider(name) for name in _INSTALLED if name.isidentifier()})
 
 
 @pytest.fixture(scope="session")

