@@ -3,41 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import grpc
-from prizm.v1 import asset_service_pb2 as asset_pb
 from prizm.v1 import asset_service_pb2_grpc as asset_grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 from prizm.v1 import router_service_pb2_grpc as router_grpc
 
-from prizm_core.assets import describe_file, extension_for, file_asset, text_asset
+from prizm_core.assets import describe_file, extension_for
 from prizm_core.capabilities import capability_by_name, capability_info
-from prizm_core.channels import CHUNK_BYTES, INLINE_LIMIT_BYTES, insecure_channel
+from prizm_core.channels import insecure_channel
 from prizm_core.client.conversion import kind_by_name, plan_conversion
-from prizm_core.client.results import FileSink, JobResult, MemorySink, OutputSink, ResultBuilder
-from prizm_core.errors import PrizmError
+from prizm_core.client.events import Event, OutputHeader, event_from_proto
+from prizm_core.client.inputs import Inputs, file_size, resolve_inputs
+from prizm_core.client.results import Conversion, FileSink, JobResult, MemorySink, OutputSink, ResultBuilder
+from prizm_core.client.retries import DEFAULT_MAX_ATTEMPTS, Deadline, retry_delay
+from prizm_core.client.uploads import Uploads
+from prizm_core.errors import PrizmError, Reason
 from prizm_core.options import OptionValue, options_struct
 from prizm_core.streams import read_apart
 
-__all__ = ["DEFAULT_ROUTER", "Conversion", "Inputs", "PrizmClient", "router_address"]
+__all__ = ["DEFAULT_ROUTER", "DEFAULT_TIMEOUT_S", "EventCallback", "PrizmClient", "router_address"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ROUTER = "127.0.0.1:50051"
+# Jobs (run, stream, convert) end with DEADLINE_EXCEEDED after this long unless the client or the
+# call says otherwise: long enough for a minute of video on a CPU, short enough that a stuck call ends.
+DEFAULT_TIMEOUT_S = 600.0
 _POLL_S = 0.2
 
 CapabilityLike = str | int
-Inputs = str | bytes | Path | media_pb.Asset | Sequence[media_pb.Asset]
-EventCallback = Callable[[router_pb.RouterServiceTransformResponse], None]
+EventCallback = Callable[[Event], None]
 
 
 def router_address(address: str | None = None) -> str:
@@ -45,22 +51,9 @@ def router_address(address: str | None = None) -> str:
     return address or os.environ.get("PRIZM_ROUTER") or DEFAULT_ROUTER
 
 
-@dataclass(frozen=True)
-class Conversion:
-    """A finished conversion: the capabilities it took and each step's result (the last is the answer)."""
-
-    capabilities: list[str]
-    steps: list[JobResult]
-
-    @property
-    def result(self) -> JobResult:
-        """The last job's result: the source as the kind asked for."""
-        return self.steps[-1]
-
-
 def _step_files(folder: Path, step: int) -> FileSink:
-    def path_for(index: int, asset: media_pb.Asset) -> Path:
-        return folder / f"step-{step}-{index}{extension_for(asset.mime_type)}"
+    def path_for(header: OutputHeader) -> Path:
+        return folder / f"step-{step}-{header.index}{extension_for(header.mime_type)}"
 
     return FileSink(path_for)
 
@@ -70,45 +63,46 @@ def _capability(value: CapabilityLike) -> media_pb.Capability.ValueType:
         return capability_by_name(value).value if isinstance(value, str) else capability_info(value).value
     except KeyError:
         raise PrizmError(
-            grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_CAPABILITY", f"unknown capability {value!r}"
+            grpc.StatusCode.INVALID_ARGUMENT, Reason.UNKNOWN_CAPABILITY, f"unknown capability {value!r}"
         ) from None
-
-
-def _inputs(capability: media_pb.Capability.ValueType, inputs: Inputs) -> list[media_pb.Asset | Path]:
-    """Assets from what the caller gave: text for text capabilities, a path, bytes or assets."""
-    if isinstance(inputs, media_pb.Asset | Path):
-        return [inputs]
-    if isinstance(inputs, str | bytes):
-        if capability_info(capability).input_kind != media_pb.MEDIA_KIND_TEXT:
-            raise PrizmError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "INVALID_INPUT",
-                "give a Path or an Asset for non-text input",
-            )
-        return [text_asset(inputs if isinstance(inputs, str) else inputs.decode("utf-8"))]
-    return list(inputs)
 
 
 class PrizmClient:
     """Talks to a Prizm router: list the mesh, run jobs with live progress.
 
-    Use as `async with PrizmClient() as client: ...`. Failed calls raise
-    `PrizmError` with the status code, the stable reason and the details.
+    Use as `async with PrizmClient() as client: ...`. Failed calls raise `PrizmError` with the
+    status code, the stable reason and the details. A job refused before it started, with a status
+    that says when to try again (`RetryInfo`: an overloaded router or provider), is tried again
+    after that delay, up to `max_attempts` in all and within the deadline; never once an event of
+    the job has reached the caller.
     """
 
-    def __init__(self, address: str | None = None, caller: str = "") -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        caller: str = "",
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
         """Connects to the router at `address` (see `router_address`).
 
         Args:
             address: `host:port` of the router.
             caller: A name for this caller, for the router's per-caller job limit;
                 by default the router counts per host.
+            timeout: Deadline of each job in seconds, unless the call gives one; None for none.
+            max_attempts: The most tries of one job, 1 to never try again.
         """
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         self.address = router_address(address)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
         self._metadata = (("prizm-caller", caller),) if caller else ()
         self._channel = insecure_channel(self.address)
         self._stub = router_grpc.RouterServiceStub(self._channel)
-        self._assets = asset_grpc.AssetServiceStub(self._channel)
+        self._uploads = Uploads(asset_grpc.AssetServiceStub(self._channel))
 
     async def __aenter__(self) -> Self:
         return self
@@ -150,72 +144,19 @@ class PrizmClient:
             raise PrizmError.from_rpc_error(exc) from None
         return list(response.models)
 
-    async def upload(self, path: Path, mime_type: str = "", timeout: float | None = None) -> media_pb.Asset:
+    async def upload(
+        self, path: str | Path, mime_type: str = "", timeout: float | None = None
+    ) -> media_pb.Asset:
         """Uploads a file to the router as it is read, and returns an input that refers to it.
 
         Any size works, with flat memory; the router keeps the asset for its lease (an hour by
-        default) from its last use.
+        default) from its last use. The MIME type comes from the extension unless given.
         """
-        header = describe_file(path, mime_type)
+        return await self._uploads.upload(Path(path), mime_type, timeout)
 
-        async def chunks() -> AsyncIterator[bytes]:
-            stream = await asyncio.to_thread(path.open, "rb")
-            try:
-                while chunk := await asyncio.to_thread(stream.read, CHUNK_BYTES):
-                    yield chunk
-            finally:
-                await asyncio.to_thread(stream.close)
-
-        return await self._upload(header, chunks(), path.name, timeout)
-
-    async def _upload(
-        self, header: media_pb.Asset, chunks: AsyncIterator[bytes], name: str, timeout: float | None
-    ) -> media_pb.Asset:
-        digest = hashlib.sha256()
-
-        async def parts() -> AsyncIterator[asset_pb.UploadAssetRequest]:
-            yield asset_pb.UploadAssetRequest(header=header)
-            async for chunk in chunks:
-                digest.update(chunk)
-                yield asset_pb.UploadAssetRequest(chunk=chunk)
-
-        try:
-            response = await self._assets.UploadAsset(parts(), timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise PrizmError.from_rpc_error(exc) from None
-        if response.asset.sha256 != digest.hexdigest():
-            raise PrizmError(grpc.StatusCode.DATA_LOSS, "ASSET_CORRUPTED", f"{name} arrived damaged")
-        return response.asset
-
-    async def _within_inline_limit(self, assets: Sequence[media_pb.Asset]) -> list[media_pb.Asset]:
-        """The inputs, with those that would take the request over the inline limit uploaded instead."""
-        kept: list[media_pb.Asset] = []
-        inline = 0
-        for index, asset in enumerate(assets):
-            if asset.WhichOneof("source") == "data" and inline + len(asset.data) > INLINE_LIMIT_BYTES:
-                kept.append(await self._upload_inline(asset, f"inputs[{index}]"))
-            else:
-                inline += len(asset.data)
-                kept.append(asset)
-        return kept
-
-    async def _upload_inline(self, asset: media_pb.Asset, name: str) -> media_pb.Asset:
-        header = media_pb.Asset()
-        header.CopyFrom(asset)
-        header.ClearField("data")
-
-        async def chunks() -> AsyncIterator[bytes]:
-            for start in range(0, len(asset.data), CHUNK_BYTES):
-                yield asset.data[start : start + CHUNK_BYTES]
-
-        return await self._upload(header, chunks(), name, None)
-
-    async def asset(self, path: Path, mime_type: str = "") -> media_pb.Asset:
+    async def asset(self, path: str | Path, mime_type: str = "") -> media_pb.Asset:
         """An input for a file: its bytes inline when small, an upload when over the inline limit."""
-        size = (await asyncio.to_thread(path.stat)).st_size
-        if size > INLINE_LIMIT_BYTES:
-            return await self.upload(path, mime_type)
-        return await asyncio.to_thread(file_asset, path, mime_type)
+        return await self._uploads.asset(Path(path), mime_type)
 
     async def wait_for_capability(
         self, capability: CapabilityLike, timeout: float, provider: str = ""
@@ -240,9 +181,25 @@ class PrizmClient:
             await asyncio.sleep(min(_POLL_S, max(end - time.monotonic(), 0)))
         raise PrizmError(
             grpc.StatusCode.DEADLINE_EXCEEDED,
-            "NOT_READY",
+            Reason.NOT_READY,
             f"no {provider or 'provider'} serving {capability} at {self.address} within {timeout:g} s",
         )
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline.after(self.timeout if timeout is None else timeout)
+
+    async def _request(
+        self, capability: CapabilityLike, inputs: Inputs, deadline: Deadline
+    ) -> router_pb.RouterServiceTransformRequest:
+        value = _capability(capability)
+        assets = [
+            item
+            if isinstance(item, media_pb.Asset)
+            else await self._uploads.asset(item.path, item.mime_type, item.field, deadline.remaining())
+            for item in resolve_inputs(value, inputs)
+        ]
+        inline = await self._uploads.within_inline_limit(assets, deadline.remaining())
+        return router_pb.RouterServiceTransformRequest(capability=value, inputs=inline)
 
     async def stream(
         self,
@@ -254,35 +211,40 @@ class PrizmClient:
         routing: router_pb.RoutingHints | None = None,
         timeout: float | None = None,
         job_id: str = "",
-    ) -> AsyncIterator[router_pb.RouterServiceTransformResponse]:
-        """Runs a job and yields every event as it arrives: progress, outputs, completion.
+    ) -> AsyncGenerator[Event, None]:
+        """Runs a job and yields its events as they arrive: `Progress`, outputs, `Completion`.
 
-        Breaking out of the loop (or cancelling the task) cancels the job on the provider.
+        Breaking out of the loop (or cancelling the task) cancels the job on the provider. The
+        arguments are those of `run`; `job_id` names the job (the router makes one when empty).
         """
-        value = _capability(capability)
-        assets = await self._within_inline_limit(
-            [
-                item if isinstance(item, media_pb.Asset) else await self.asset(item)
-                for item in _inputs(value, inputs)
-            ]
-        )
-        request = router_pb.RouterServiceTransformRequest(
-            capability=value,
-            model=model,
-            inputs=assets,
-            options=options_struct(options),
-            job_id=job_id,
-            routing=routing,
-        )
-        call = self._stub.Transform(request, timeout=timeout, metadata=self._metadata)
-        events = read_apart(call)
-        try:
-            async for event in events:
-                yield event
-        except grpc.aio.AioRpcError as exc:
-            raise PrizmError.from_rpc_error(exc) from None
-        finally:
-            await events.aclose()  # cancels the call if it is still going
+        deadline = self._deadline(timeout)
+        request = await self._request(capability, inputs, deadline)
+        request.model, request.job_id = model, job_id
+        request.options.CopyFrom(options_struct(options))
+        if routing is not None:
+            request.routing.CopyFrom(routing)
+        attempt = 1
+        while True:
+            started = False
+            events = read_apart(
+                self._stub.Transform(request, timeout=deadline.remaining(), metadata=self._metadata)
+            )
+            try:
+                async for message in events:
+                    started = True
+                    if (event := event_from_proto(message)) is not None:
+                        yield event
+                return
+            except grpc.aio.AioRpcError as exc:
+                error = PrizmError.from_rpc_error(exc)
+                delay = None if started else retry_delay(error, attempt, self.max_attempts, deadline)
+                if delay is None:
+                    raise error from None
+            finally:
+                await events.aclose()  # cancels the call if it is still going
+            logger.info("job refused (%s %s), trying again in %.2f s", error.code.name, error.reason, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def run(
         self,
@@ -300,11 +262,13 @@ class PrizmClient:
 
         Args:
             capability: What to do, e.g. `"text-to-audio"`.
-            inputs: Text (for text capabilities), a Path, an Asset or a list of Assets.
+            inputs: One input or a list. A `str` is the text for capabilities that take text and a
+                file path for the others; a `Path` is always a file; `bytes` are UTF-8 text; an
+                `Asset` is sent as it is. Files over the inline limit are uploaded.
             model: A model id; any model with the capability when empty.
             options: Model options, checked by the provider against its schema.
             routing: Provider, policy, max cost, fallback and wait-for-ready hints.
-            timeout: Deadline for the whole job, in seconds.
+            timeout: Deadline for the whole job in seconds; the client's (600 s by default) when None.
             on_event: Called with every event, e.g. to draw progress.
             sink: Where output bytes go; in memory by default.
         """
@@ -321,9 +285,14 @@ class PrizmClient:
             builder.abandon()
             raise
 
+    @staticmethod
+    async def _describe(path: Path) -> media_pb.Asset:
+        await asyncio.to_thread(file_size, path, "source")
+        return await asyncio.to_thread(describe_file, path)
+
     async def convert(
         self,
-        source: Path | media_pb.Asset,
+        source: str | Path | media_pb.Asset,
         to: str | media_pb.MediaKind.ValueType,
         *,
         timeout: float | None = None,
@@ -332,36 +301,42 @@ class PrizmClient:
     ) -> Conversion:
         """The source as another kind of media, through one or two jobs of the live mesh.
 
-        For example a video `to="text"`: its soundtrack (video-to-audio), then its words
-        (audio-to-text). Intermediate outputs go through temporary files, so any size works.
+        A video `to="text"`: its soundtrack (video-to-audio), then its words (audio-to-text); an mp3
+        for a recogniser of WAV only: to WAV first. Steps pass through temporary files (any size).
 
         Args:
-            source: A file or an asset.
+            source: A file (a `str` or `Path`) or an asset.
             to: The kind wanted: text, image, audio, video or 3d.
-            timeout: Deadline for the whole conversion, in seconds.
+            timeout: Deadline for the whole conversion in seconds; the client's when None.
             on_event: Called with every event of every job.
             sink: Where the final output goes; in memory by default.
 
         Raises:
             PrizmError: FAILED_PRECONDITION NO_CONVERSION_PATH when the mesh has no way there.
         """
-        kind = source.kind if isinstance(source, media_pb.Asset) else describe_file(source).kind
+        current = source if isinstance(source, media_pb.Asset) else Path(source)
+        media = current if isinstance(current, media_pb.Asset) else await self._describe(current)
         target = kind_by_name(to) if isinstance(to, str) else to
-        hops = plan_conversion(await self.list_models(), kind, target)
-        if not hops:
+        steps = plan_conversion(await self.list_models(), media.kind, target, media.mime_type)
+        if not steps:
             raise PrizmError(
-                grpc.StatusCode.INVALID_ARGUMENT, "NOTHING_TO_CONVERT", "the source is already that kind"
+                grpc.StatusCode.INVALID_ARGUMENT, Reason.NOTHING_TO_CONVERT, "the source is already that kind"
             )
-        end = None if timeout is None else time.monotonic() + timeout
+        deadline = self._deadline(timeout)
         results: list[JobResult] = []
-        current: Path | media_pb.Asset = source
         with tempfile.TemporaryDirectory(prefix="prizm-convert-") as folder:
-            for step, hop in enumerate(hops):
-                last = step == len(hops) - 1
-                left = None if end is None else max(end - time.monotonic(), 0.001)
-                step_sink = (sink or MemorySink()) if last else _step_files(Path(folder), step)
-                result = await self.run(hop.name, current, timeout=left, on_event=on_event, sink=step_sink)
+            for index, step in enumerate(steps):
+                last = index == len(steps) - 1
+                result = await self.run(
+                    step.capability.name,
+                    current,
+                    model=step.model_id,
+                    routing=router_pb.RoutingHints(provider=step.provider_id),
+                    timeout=deadline.remaining(),
+                    on_event=on_event,
+                    sink=(sink or MemorySink()) if last else _step_files(Path(folder), index),
+                )
                 results.append(result)
                 if not last:
                     current = result.outputs[0].path or Path(folder)
-        return Conversion(capabilities=[hop.name for hop in hops], steps=results)
+        return Conversion(capabilities=[step.capability.name for step in steps], steps=results)

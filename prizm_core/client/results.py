@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import grpc
 from prizm.v1 import media_pb2 as media_pb
-from prizm.v1 import router_service_pb2 as router_pb
 
-from prizm_core.errors import PrizmError
+from prizm_core.client.events import (
+    Completion,
+    Cost,
+    Event,
+    OutputChunk,
+    OutputHeader,
+    Progress,
+    Provenance,
+)
+from prizm_core.enums import MediaKind
+from prizm_core.errors import PrizmError, Reason
 
-__all__ = ["FileSink", "JobResult", "MemorySink", "OutputAsset", "OutputSink", "ResultBuilder"]
+__all__ = ["Conversion", "FileSink", "JobResult", "MemorySink", "OutputAsset", "OutputSink", "ResultBuilder"]
 
 
 @dataclass
@@ -34,24 +44,40 @@ class OutputAsset:
     """
 
     index: int
-    kind: media_pb.MediaKind.ValueType
+    kind: MediaKind
     mime_type: str
     metadata: dict[str, str]
     size_bytes: int = 0
     sha256: str = ""
-    provenance: media_pb.Provenance = field(default_factory=media_pb.Provenance)
+    provenance: Provenance = field(default_factory=Provenance)
     data: bytes | None = None
     path: Path | None = None
 
     def text(self) -> str:
-        """The content as UTF-8 text (in-memory outputs)."""
-        return (self.data or b"").decode("utf-8")
+        """The content as UTF-8 text."""
+        data = self.data if self.data is not None else self.path.read_bytes() if self.path else b""
+        return data.decode("utf-8")
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the output to `path` (a file, replaced if there) and returns it.
+
+        Works whether the output was collected in memory or already written to a file.
+        """
+        target = Path(path)
+        if self.data is not None:
+            target.write_bytes(self.data)
+        elif self.path is not None:
+            if self.path.resolve() != target.resolve():
+                shutil.copyfile(self.path, target)
+        else:
+            raise ValueError(f"output {self.index} holds no content")
+        return target
 
     def to_asset(self) -> media_pb.Asset:
         """This output as the input of another job."""
         data = self.data if self.data is not None else self.path.read_bytes() if self.path else b""
         return media_pb.Asset(
-            kind=self.kind,
+            kind=media_pb.MediaKind.ValueType(self.kind),
             mime_type=self.mime_type,
             size_bytes=len(data),
             sha256=self.sha256,
@@ -66,20 +92,45 @@ class JobResult:
 
     job_id: str
     outputs: list[OutputAsset]
-    completion: router_pb.RouterServiceTransformResponse
+    completion: Completion
     progress_events: int
 
     @property
-    def cost(self) -> media_pb.Cost:
+    def cost(self) -> Cost:
         """What the job cost."""
-        return self.completion.completion.cost
+        return self.completion.cost
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the job's output to `path` and returns it; see `OutputAsset.save`.
+
+        Raises:
+            ValueError: The job made several outputs (save each: `result.outputs[i].save(path)`).
+        """
+        if len(self.outputs) != 1:
+            raise ValueError(
+                f"job {self.job_id} made {len(self.outputs)} outputs; save each with outputs[i].save(path)"
+            )
+        return self.outputs[0].save(path)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A finished conversion: the capabilities it took and each step's result (the last is the answer)."""
+
+    capabilities: list[str]
+    steps: list[JobResult]
+
+    @property
+    def result(self) -> JobResult:
+        """The last job's result: the source as the kind asked for."""
+        return self.steps[-1]
 
 
 class OutputSink(Protocol):
     """Where output bytes go as they arrive."""
 
-    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
-        """A writable binary stream for output `index`."""
+    def open(self, header: OutputHeader) -> BinaryIO:
+        """A writable binary stream for the output `header` describes."""
         ...
 
     def finish(self, output: OutputAsset, stream: BinaryIO) -> None:
@@ -94,7 +145,7 @@ class OutputSink(Protocol):
 class MemorySink:
     """Keeps every output in memory (`OutputAsset.data`)."""
 
-    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
+    def open(self, header: OutputHeader) -> BinaryIO:
         """A fresh in-memory buffer."""
         return io.BytesIO()
 
@@ -116,11 +167,11 @@ class FileSink:
         self._path_for = path_for
         self._paths: dict[int, Path] = {}
 
-    def open(self, index: int, asset: media_pb.Asset) -> BinaryIO:
-        """Opens the file for output `index`, creating its folder."""
-        path = self._path_for(index, asset)
+    def open(self, header: OutputHeader) -> BinaryIO:
+        """Opens the file for the output, creating its folder."""
+        path = self._path_for(header)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._paths[index] = path
+        self._paths[header.index] = path
         return path.open("wb")
 
     def finish(self, output: OutputAsset, stream: BinaryIO) -> None:
@@ -137,11 +188,11 @@ class FileSink:
 class PathFor(Protocol):
     """Chooses the file an output is written to."""
 
-    def __call__(self, index: int, asset: media_pb.Asset) -> Path: ...
+    def __call__(self, header: OutputHeader) -> Path: ...
 
 
 class ResultBuilder:
-    """Assembles a `Transform` stream into a JobResult, checking sizes and hashes."""
+    """Assembles a job's events into a JobResult, checking sizes and hashes."""
 
     def __init__(self, sink: OutputSink) -> None:
         self.sink = sink
@@ -151,36 +202,29 @@ class ResultBuilder:
         self._streams: dict[int, BinaryIO] = {}
         self._digests: dict[int, hashlib._Hash] = {}
         self._sizes: dict[int, int] = {}
-        self.completion: router_pb.RouterServiceTransformResponse | None = None
+        self.completion: Completion | None = None
 
-    def add(self, event: router_pb.RouterServiceTransformResponse) -> None:
+    def add(self, event: Event) -> None:
         """Takes the next event of the stream."""
         self.job_id = self.job_id or event.job_id
-        which = event.WhichOneof("event")
-        if which == "progress":
+        if isinstance(event, Progress):
             self.progress_events += 1
-        elif which == "output_header":
-            header = event.output_header
-            asset = header.asset
-            if header.index in self._streams:  # the job restarted: this output starts over
-                self.sink.abandon(header.index, self._streams.pop(header.index))
-            self.outputs[header.index] = OutputAsset(
-                index=header.index,
-                kind=asset.kind,
-                mime_type=asset.mime_type,
-                metadata=dict(asset.metadata),
+        elif isinstance(event, OutputHeader):
+            if event.index in self._streams:  # the job restarted: this output starts over
+                self.sink.abandon(event.index, self._streams.pop(event.index))
+            self.outputs[event.index] = OutputAsset(
+                index=event.index, kind=event.kind, mime_type=event.mime_type, metadata=dict(event.metadata)
             )
-            self._streams[header.index] = self.sink.open(header.index, asset)
-            self._digests[header.index] = hashlib.sha256()
-            self._sizes[header.index] = 0
-        elif which == "output_chunk":
-            chunk = event.output_chunk
-            if chunk.index not in self._streams:
-                raise self._corrupted(chunk.index, "a chunk came before its header")
-            self._streams[chunk.index].write(chunk.data)
-            self._digests[chunk.index].update(chunk.data)
-            self._sizes[chunk.index] = self._sizes.get(chunk.index, 0) + len(chunk.data)
-        elif which == "completion":
+            self._streams[event.index] = self.sink.open(event)
+            self._digests[event.index] = hashlib.sha256()
+            self._sizes[event.index] = 0
+        elif isinstance(event, OutputChunk):
+            if event.index not in self._streams:
+                raise self._corrupted(event.index, "a chunk came before its header")
+            self._streams[event.index].write(event.data)
+            self._digests[event.index].update(event.data)
+            self._sizes[event.index] += len(event.data)
+        else:
             self.completion = event
 
     def result(self) -> JobResult:
@@ -188,10 +232,10 @@ class ResultBuilder:
         if self.completion is None:
             raise PrizmError(
                 grpc.StatusCode.DATA_LOSS,
-                "INCOMPLETE_STREAM",
+                Reason.INCOMPLETE_STREAM,
                 f"job {self.job_id} ended without completion",
             )
-        summaries = {summary.index: summary for summary in self.completion.completion.outputs}
+        summaries = {summary.index: summary for summary in self.completion.outputs}
         if set(summaries) != set(self.outputs):
             raise self._corrupted(min(set(summaries) ^ set(self.outputs)), "outputs and summaries differ")
         for summary in summaries.values():
@@ -211,7 +255,9 @@ class ResultBuilder:
 
     def _corrupted(self, index: int, problem: str) -> PrizmError:
         return PrizmError(
-            grpc.StatusCode.DATA_LOSS, "OUTPUT_CORRUPTED", f"output {index} of job {self.job_id}: {problem}"
+            grpc.StatusCode.DATA_LOSS,
+            Reason.OUTPUT_CORRUPTED,
+            f"output {index} of job {self.job_id}: {problem}",
         )
 
     def abandon(self) -> None:

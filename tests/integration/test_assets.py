@@ -41,7 +41,7 @@ async def test_a_large_input_goes_by_reference_with_flat_memory(
     expected = hashlib.sha256(await asyncio.to_thread(source.read_bytes)).hexdigest()
     assert asset.sha256 == expected
     assert result.outputs[0].sha256 == expected
-    assert result.outputs[0].provenance.input_sha256 == [expected]
+    assert result.outputs[0].provenance.input_sha256 == (expected,)
     figures["upload_48mib_router_growth_mib"] = round(router_memory.growth_mib, 1)
     assert router_memory.growth_mib < 32, "the router streams, it never holds an asset"
 

@@ -84,3 +84,21 @@ async def test_prizm_convert_prints_the_words_and_the_way(
     assert done.returncode == 0, done.stderr
     assert recognised_words(SENTENCE, done.stdout) >= 6, done.stdout
     assert "via video-to-audio → audio-to-text" in done.stderr
+
+
+async def test_an_mp3_asked_for_as_text_is_planned_by_its_mime_type(
+    client: PrizmClient, tmp_path: Path
+) -> None:
+    speech = tmp_path / "speech.wav"
+    await asyncio.to_thread(speech.write_bytes, speech_wav())
+    song = tmp_path / "speech.mp3"
+    await asyncio.to_thread(make_file, song, "-i", str(speech), "-c:a", "libmp3lame", "-b:a", "64k")
+    (recogniser,) = await client.list_models("audio-to-text")
+    conversion = await client.convert(str(song), "text", timeout=60)  # a str: a file
+    # Straight to the recogniser when it takes mp3; through a conversion to a type it takes otherwise.
+    takes_mp3 = not recogniser.input_mime_types or "audio/mpeg" in recogniser.input_mime_types
+    expected = ["audio-to-text"] if takes_mp3 else ["audio-to-audio", "audio-to-text"]
+    assert conversion.capabilities == expected
+    assert conversion.steps[-1].outputs[0].provenance.model_id == recogniser.id
+    transcript = conversion.result.outputs[0].text()
+    assert recognised_words(SENTENCE, transcript) >= 6, transcript

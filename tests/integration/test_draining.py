@@ -84,7 +84,7 @@ async def _registered(
     provider = start_provider("synthetic")
     try:
         await _register(router.address, provider.address, lease_s)
-        async with PrizmClient(router.address) as client:
+        async with PrizmClient(router.address, max_attempts=1) as client:
             await wait_routable(router.address, 1)
             yield router.address, provider.address, client
     finally:
@@ -119,7 +119,7 @@ async def test_an_address_gone_from_dns_finishes_its_jobs(tmp_path: Path) -> Non
     )
     router = start_server([sys.executable, "-m", "tests.support.dns_router", str(config), str(answers)])
     try:
-        async with PrizmClient(router.address) as client:
+        async with PrizmClient(router.address, max_attempts=1) as client:
             await wait_routable(router.address, 1)
             jobs = await _long_jobs(client, 2)
             answers.write_text("", encoding="utf-8")

@@ -56,7 +56,7 @@ async def test_a_thousand_streams_on_one_connection_are_bounded(
 ) -> None:
     outcomes: Counter[str] = Counter()
     refused_after: list[float] = []
-    async with PrizmClient(router.address, caller="flood") as flood:
+    async with PrizmClient(router.address, caller="flood", max_attempts=1) as flood:
 
         async def one() -> None:
             started = time.monotonic()

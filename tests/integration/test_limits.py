@@ -43,7 +43,7 @@ async def _timed(client: PrizmClient, **options: object) -> tuple[float, object]
 async def test_overload_at_3x_capacity_is_refused_fast(tmp_config: Path, figures: dict[str, object]) -> None:
     with synthetic_mesh(tmp_config, 1, "--max-jobs", "4") as (router, (provider,)):
         await wait_routable(router.address, 1)
-        async with PrizmClient(router.address) as client:
+        async with PrizmClient(router.address, max_attempts=1) as client:
             await client.list_providers()
             outcomes = await asyncio.gather(*(_timed(client, **ONE_SECOND) for _ in range(12)))
         provider_status = await status(provider.address)
@@ -64,11 +64,11 @@ async def test_overload_at_3x_capacity_is_refused_fast(tmp_config: Path, figures
 async def test_the_router_caps_jobs_in_flight_overall_and_per_caller(tmp_config: Path) -> None:
     with synthetic_mesh(tmp_config, 1, max_jobs=6, max_jobs_per_caller=2) as (router, _):
         await wait_routable(router.address, 1)
-        async with PrizmClient(router.address) as greedy:
+        async with PrizmClient(router.address, max_attempts=1) as greedy:
             outcomes = await asyncio.gather(*(_timed(greedy, **ONE_SECOND) for _ in range(4)))
         reasons = sorted(r.reason if isinstance(r, PrizmError) else "ok" for _, r in outcomes)
         assert reasons == ["CALLER_CONCURRENCY_EXCEEDED", "CALLER_CONCURRENCY_EXCEEDED", "ok", "ok"]
-        clients = [PrizmClient(router.address, caller=f"app-{i}") for i in range(4)]
+        clients = [PrizmClient(router.address, caller=f"app-{i}", max_attempts=1) for i in range(4)]
         try:
             outcomes = await asyncio.gather(*(_timed(c, **ONE_SECOND) for c in clients for _ in range(2)))
         finally:
@@ -190,7 +190,12 @@ async def test_router_sigterm_ends_watches_at_once_and_the_cli_says_why(tmp_conf
         async with insecure_channel(router.address) as channel:
             watch = router_grpc.RouterServiceStub(channel).WatchProviders(router_pb.WatchProvidersRequest())
             await watch.read()
-            await asyncio.sleep(0.5)  # the CLI's job is running
+
+            async def running() -> bool:
+                async with PrizmClient(router.address) as client:
+                    return any(e.in_flight for e in await client.list_providers())
+
+            await wait_until(running, timeout=30)  # the CLI's job is running (it takes a moment to start)
             router.signal(signal.SIGTERM)
             signalled = time.monotonic()
             with pytest.raises(grpc.aio.AioRpcError) as ended:

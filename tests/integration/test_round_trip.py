@@ -10,6 +10,7 @@ from prizm.v1 import media_pb2 as media_pb
 
 from prizm_core.assets import file_asset
 from prizm_core.client import PrizmClient
+from prizm_core.client.events import Completion, OutputChunk, OutputHeader, Progress
 from tests.support.mesh import recognised_words, wait_routable
 from tests.support.processes import ServerProcess
 
@@ -37,7 +38,7 @@ async def test_speech_round_trip_through_the_router(mesh: ServerProcess) -> None
         text = await client.run("audio-to-text", asset, timeout=60)
         (transcript,) = text.outputs
         assert transcript.provenance.provider_id == "pocketsphinx"
-        assert transcript.provenance.input_sha256 == [audio.sha256]
+        assert transcript.provenance.input_sha256 == (audio.sha256,)
         assert recognised_words(SENTENCE, transcript.text()) >= 6, transcript.text()
 
 
@@ -46,10 +47,9 @@ async def test_progress_arrives_before_the_output_with_rising_fractions(mesh: Se
     fractions: list[float] = []
     async with PrizmClient(mesh.address) as client:
         async for event in client.stream("text-to-audio", f"{SENTENCE}. {SENTENCE}. {SENTENCE}.", timeout=60):
-            which = event.WhichOneof("event")
-            if which == "progress" and event.progress.HasField("fraction"):
-                fractions.append(event.progress.fraction)
-            elif which == "output_header":
+            if isinstance(event, Progress) and event.fraction is not None:
+                fractions.append(event.fraction)
+            elif isinstance(event, OutputHeader):
                 break
     assert len(fractions) >= 2, fractions
     assert fractions == sorted(fractions)
@@ -62,9 +62,10 @@ async def test_events_are_numbered_without_gaps_and_tagged_with_the_job(mesh: Se
         events = [e async for e in client.stream("text-to-audio", SENTENCE, timeout=60)]
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     assert len({e.job_id for e in events}) == 1
-    assert events[-1].WhichOneof("event") == "completion"
-    chunks = b"".join(e.output_chunk.data for e in events if e.WhichOneof("event") == "output_chunk")
-    summary = events[-1].completion.outputs[0]
+    completion = events[-1]
+    assert isinstance(completion, Completion)
+    chunks = b"".join(e.data for e in events if isinstance(e, OutputChunk))
+    summary = completion.outputs[0]
     assert summary.size_bytes == len(chunks)
     assert wav_seconds(chunks) >= 1.0
 

@@ -13,6 +13,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 from benchmarks.processes import rss_kib
 from prizm_core.client import PrizmClient
+from prizm_core.client.events import Completion, OutputChunk
 from prizm_core.errors import PrizmError
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.control import configure
@@ -45,9 +46,9 @@ async def _one(client: PrizmClient, fate: str, seed: bytes) -> str:
         ):
             if fate == "cancel":
                 return "cancelled"
-            if event.WhichOneof("event") == "output_chunk":
-                data += event.output_chunk.data
-            if event.WhichOneof("event") == "completion":
+            if isinstance(event, OutputChunk):
+                data += event.data
+            if isinstance(event, Completion):
                 assert data == synthetic_output(seed, OPTIONS["output_bytes"])
                 return "completed"
     except PrizmError as error:

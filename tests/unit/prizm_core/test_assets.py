@@ -9,7 +9,15 @@ import grpc
 import pytest
 from prizm.v1 import media_pb2 as media_pb
 
-from prizm_core.assets import extension_for, file_asset, kind_of_mime, text_asset
+from prizm_core.assets import (
+    MIME_TYPES_BY_EXTENSION,
+    describe_file,
+    extension_for,
+    file_asset,
+    guess_mime_type,
+    kind_of_mime,
+    text_asset,
+)
 from prizm_core.channels import INLINE_LIMIT_BYTES
 from prizm_core.errors import PrizmError
 
@@ -121,3 +129,65 @@ def test_extension_for(mime: str, extension: str) -> None:
 )
 def test_kind_of_mime(mime: str, kind: int) -> None:
     assert kind_of_mime(mime) == kind
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "mime"),
+    [
+        ("talk.mp3", media_pb.MEDIA_KIND_UNSPECIFIED, "audio/mpeg"),
+        ("talk.ogg", media_pb.MEDIA_KIND_UNSPECIFIED, "audio/ogg"),
+        ("talk.opus", media_pb.MEDIA_KIND_AUDIO, "audio/ogg"),
+        ("talk.FLAC", media_pb.MEDIA_KIND_UNSPECIFIED, "audio/flac"),
+        ("talk.m4a", media_pb.MEDIA_KIND_UNSPECIFIED, "audio/mp4"),
+        ("talk.weba", media_pb.MEDIA_KIND_UNSPECIFIED, "audio/webm"),
+        # A container that holds audio or video: the kind the job takes, else the usual one.
+        ("talk.webm", media_pb.MEDIA_KIND_AUDIO, "audio/webm"),
+        ("talk.webm", media_pb.MEDIA_KIND_UNSPECIFIED, "video/webm"),
+        ("talk.webm", media_pb.MEDIA_KIND_TEXT, "video/webm"),
+        ("talk.mp4", media_pb.MEDIA_KIND_AUDIO, "audio/mp4"),
+        ("clip.ogg", media_pb.MEDIA_KIND_VIDEO, "video/ogg"),
+        ("clip.mkv", media_pb.MEDIA_KIND_UNSPECIFIED, "video/x-matroska"),
+        ("clip.mov", media_pb.MEDIA_KIND_UNSPECIFIED, "video/quicktime"),
+        ("photo.JPG", media_pb.MEDIA_KIND_UNSPECIFIED, "image/jpeg"),
+        ("photo.webp", media_pb.MEDIA_KIND_UNSPECIFIED, "image/webp"),
+        ("/some/dir.d/scan.tif", media_pb.MEDIA_KIND_UNSPECIFIED, "image/tiff"),
+        ("archive.tar.gz", media_pb.MEDIA_KIND_UNSPECIFIED, ""),
+        ("README", media_pb.MEDIA_KIND_UNSPECIFIED, ""),
+    ],
+)
+def test_guess_mime_type_from_the_fixed_table(name: str, kind: int, mime: str) -> None:
+    assert guess_mime_type(name, kind) == mime
+
+
+@pytest.mark.parametrize(
+    ("mime", "extension"),
+    [
+        ("audio/mpeg", ".mp3"),
+        ("audio/mp3", ".mp3"),
+        ("audio/ogg", ".ogg"),
+        ("audio/flac", ".flac"),
+        ("audio/mp4", ".m4a"),
+        ("audio/webm", ".weba"),
+        ("video/webm", ".webm"),
+        ("video/mp4", ".mp4"),
+        ("video/ogg", ".ogv"),
+        ("image/jpeg", ".jpg"),
+        ("video/x-matroska", ".mkv"),
+    ],
+)
+def test_outputs_of_the_formats_people_have_get_their_usual_extension(mime: str, extension: str) -> None:
+    assert extension_for(mime) == extension
+
+
+def test_every_type_of_the_table_names_its_kind_and_comes_back_to_an_extension_of_its_own() -> None:
+    for extension, mime_types in MIME_TYPES_BY_EXTENSION.items():
+        for mime in mime_types:
+            assert kind_of_mime(mime) != media_pb.MEDIA_KIND_UNSPECIFIED, (extension, mime)
+            assert mime in MIME_TYPES_BY_EXTENSION[extension_for(mime)], (extension, mime)
+
+
+def test_describe_file_takes_an_mp3_as_audio(tmp_path: Path) -> None:
+    song = tmp_path / "song.mp3"
+    song.write_bytes(b"ID3" + bytes(100))
+    asset = describe_file(song)
+    assert (asset.kind, asset.mime_type, asset.size_bytes) == (media_pb.MEDIA_KIND_AUDIO, "audio/mpeg", 103)

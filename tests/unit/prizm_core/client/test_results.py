@@ -12,7 +12,10 @@ from prizm.v1 import job_pb2 as job_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 
+from prizm_core.client.events import Cost, OutputHeader, event_from_proto
+from prizm_core.client.events import Event as TypedEvent
 from prizm_core.client.results import FileSink, JobResult, MemorySink, OutputSink, ResultBuilder
+from prizm_core.enums import MediaKind
 from prizm_core.errors import PrizmError
 
 Event = router_pb.RouterServiceTransformResponse
@@ -56,8 +59,14 @@ def _output(index: int, pieces: Sequence[bytes], **metadata: str) -> list[Event]
 def _build(events: Iterable[Event], sink: OutputSink | None = None) -> ResultBuilder:
     builder = ResultBuilder(sink or MemorySink())
     for event in events:
-        builder.add(event)
+        builder.add(_typed(event))
     return builder
+
+
+def _typed(event: Event) -> TypedEvent:
+    typed = event_from_proto(event)
+    assert typed is not None
+    return typed
 
 
 def _result(events: Iterable[Event], sink: OutputSink | None = None) -> JobResult:
@@ -85,16 +94,16 @@ def test_a_stream_becomes_a_result() -> None:
         ]
     )
     assert (result.job_id, result.progress_events) == (JOB, 2)
-    assert result.cost == media_pb.Cost(currency="USD", amount=0.25)
-    assert result.completion.completion.outputs[1].size_bytes == len(words)
+    assert result.cost == Cost(amount=0.25, currency="USD")
+    assert result.completion.outputs[1].size_bytes == len(words)
     first, second = result.outputs
-    assert (first.index, first.kind, first.mime_type) == (0, AUDIO, "audio/wav")
+    assert (first.index, first.kind, first.mime_type) == (0, MediaKind.AUDIO, "audio/wav")
     assert first.metadata == {"sample_rate": "22050"}
     assert first.data == wav
     assert (first.size_bytes, first.sha256) == (len(wav), _sha(wav))
     assert (first.provenance.provider_id, first.provenance.model_id) == ("piper", "joe")
     assert first.path is None
-    assert (second.index, second.kind, second.text()) == (1, TEXT, "hello world")
+    assert (second.index, second.kind, second.text()) == (1, MediaKind.TEXT, "hello world")
     assert second.provenance.provider_id == "pocketsphinx"
 
 
@@ -171,9 +180,9 @@ def test_a_restarted_output_keeps_only_what_came_after_its_new_header() -> None:
 
 
 def _file_sink(folder: Path) -> FileSink:
-    def path_for(index: int, asset: media_pb.Asset) -> Path:
-        suffix = ".wav" if asset.mime_type == "audio/wav" else ".txt"
-        return folder / "out" / f"output-{index}{suffix}"
+    def path_for(header: OutputHeader) -> Path:
+        suffix = ".wav" if header.mime_type == "audio/wav" else ".txt"
+        return folder / "out" / f"output-{header.index}{suffix}"
 
     return FileSink(path_for)
 
@@ -224,8 +233,8 @@ def test_a_corrupted_file_is_deleted_when_the_job_is_abandoned(tmp_path: Path) -
 def test_a_restart_deletes_the_file_of_the_first_attempt(tmp_path: Path) -> None:
     opened: list[Path] = []
 
-    def path_for(index: int, asset: media_pb.Asset) -> Path:
-        opened.append(tmp_path / f"output-{index}-attempt-{len(opened) + 1}.wav")
+    def path_for(header: OutputHeader) -> Path:
+        opened.append(tmp_path / f"output-{header.index}-attempt-{len(opened) + 1}.wav")
         return opened[-1]
 
     events = [*_output(0, [b"stale"]), *_output(0, [b"fresh"]), _completion(_summary(0, b"fresh"))]
@@ -245,10 +254,48 @@ def test_a_size_that_does_not_match_the_summary_is_data_loss() -> None:
 def test_a_chunk_before_its_header_is_data_loss() -> None:
     builder = ResultBuilder(MemorySink())
     with pytest.raises(PrizmError) as caught:
-        builder.add(_chunk(3, b"stray"))
+        builder.add(_typed(_chunk(3, b"stray")))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.DATA_LOSS, "OUTPUT_CORRUPTED")
 
 
 def test_an_output_without_a_summary_is_data_loss() -> None:
     builder = _build([*_output(0, [b"kept"]), *_output(1, [b"unsummed"]), _completion(_summary(0, b"kept"))])
     assert "differ" in _data_loss(builder).message
+
+
+def test_an_output_in_memory_saves_to_a_path_given_as_str(tmp_path: Path) -> None:
+    wav = b"".join(WAV)
+    result = _result([*_output(0, WAV), _completion(_summary(0, wav))])
+    saved = result.outputs[0].save(str(tmp_path / "speech.wav"))
+    assert saved == tmp_path / "speech.wav" and saved.read_bytes() == wav
+    assert result.save(tmp_path / "again.wav").read_bytes() == wav
+
+
+def test_an_output_in_a_file_is_copied_and_saving_onto_itself_keeps_it(tmp_path: Path) -> None:
+    wav = b"".join(WAV)
+    [output] = _result([*_output(0, WAV), _completion(_summary(0, wav))], _file_sink(tmp_path)).outputs
+    assert output.path is not None
+    copy = output.save(tmp_path / "copy.wav")
+    assert copy.read_bytes() == wav and output.path.read_bytes() == wav
+    assert output.save(output.path).read_bytes() == wav
+
+
+def test_a_text_output_in_a_file_reads_as_text(tmp_path: Path) -> None:
+    events = [
+        _header(0, TEXT, "text/plain"),
+        _chunk(0, "naïve".encode()),
+        _completion(_summary(0, "naïve".encode())),
+    ]
+    [output] = _result(events, _file_sink(tmp_path)).outputs
+    assert output.data is None and output.text() == "naïve"
+
+
+def test_a_result_of_several_outputs_saves_each_not_all_at_once(tmp_path: Path) -> None:
+    headers = [_header(0, TEXT, "text/plain"), _header(1, TEXT, "text/plain")]
+    result = _result(
+        [*headers, _chunk(0, b"a"), _chunk(1, b"b"), _completion(_summary(0, b"a"), _summary(1, b"b"))]
+    )
+    with pytest.raises(ValueError, match="2 outputs"):
+        result.save(tmp_path / "both.txt")
+    assert not (tmp_path / "both.txt").exists()
+    assert result.outputs[1].save(tmp_path / "second.txt").read_text() == "b"
