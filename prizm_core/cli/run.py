@@ -4,118 +4,91 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
 from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import media_pb2 as media_pb
 from prizm.v1 import router_service_pb2 as router_pb
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
+
+from prizm_core.capabilities import CapabilityInfo, capability_by_name
+from prizm_core.cli.explain import UsageError
+from prizm_core.cli.flags import (
+    capability_name,
+    complete_capabilities,
+    did_you_mean,
+    option_text,
+    policy_name,
+    positive_seconds,
+    utf8_text,
+    waiting_seconds,
 )
+from prizm_core.cli.inputs import read_input
+from prizm_core.cli.jsonview import print_json, result_json
+from prizm_core.cli.outputs import (
+    STDIO,
+    check_output_path,
+    format_for_output,
+    output_sink,
+    write_to_stdout,
+)
+from prizm_core.cli.progress import ProgressBar
+from prizm_core.client import JobResult, PrizmClient
+from prizm_core.config import parse_policy
+from prizm_core.errors import Reason, invalid_argument
+from prizm_core.options import OptionValue, parse_option
 
-from prizm_core.assets import extension_for, text_asset
-from prizm_core.capabilities import capability_by_name
-from prizm_core.client import FileSink, JobResult, MemorySink, OutputSink, PrizmClient
-from prizm_core.config import ConfigError, parse_policy
-from prizm_core.errors import PrizmError, invalid_argument
-from prizm_core.options import parse_option
-
-__all__ = ["add_run_command"]
-
-
-def _input(capability: str, value: str) -> media_pb.Asset | Path:
-    """Text capabilities take the text itself (`@file` reads a file, `-` stdin); others a file path
-    (sent inline when small, uploaded when large)."""
-    info = capability_by_name(capability)
-    if info.input_kind == media_pb.MEDIA_KIND_TEXT:
-        if value == "-":
-            return text_asset(sys.stdin.read())
-        if value.startswith("@"):
-            return text_asset(Path(value[1:]).read_text(encoding="utf-8"))
-        return text_asset(value)
-    path = Path(value)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {value}")
-    return path
+__all__ = ["add_output_flags", "add_run_command", "check_output_flags", "report"]
 
 
-def output_sink(output: Path | None, job_prefix: str, text_output: bool) -> OutputSink:
-    if output is None and text_output:
-        return MemorySink()
+def _options(
+    texts: Sequence[str], models: Sequence[catalog_pb.Model], capability: str
+) -> dict[str, OptionValue]:
+    """`--option` values, typed by the candidates' schemas; an option none of them takes is refused.
 
-    def path_for(index: int, asset: media_pb.Asset) -> Path:
-        if output is None:
-            return Path(f"prizm-{job_prefix}-{index}{extension_for(asset.mime_type)}")
-        return output if index == 0 else output.with_name(f"{output.stem}-{index}{output.suffix}")
-
-    return FileSink(path_for)
-
-
-class ProgressBar:
-    """A rich progress bar fed by job events, on stderr."""
-
-    def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
+    With no candidate known (none routable yet) the values are typed by their look, and the
+    provider that takes the job checks them.
+    """
+    schema = {p.name: p for m in reversed(models) for p in m.parameters}
+    unknown = sorted({text.partition("=")[0] for text in texts} - set(schema)) if models else []
+    if unknown:
+        named = [f"{m.provider_id}/{m.id}" for m in models]
+        who = " or ".join(named) if len(named) <= 3 else f"any {capability} model here"
+        raise invalid_argument(
+            [(f"options.{name}", f"not an option of {who}{did_you_mean(name, schema)}") for name in unknown],
+            Reason.INVALID_OPTIONS,
         )
-        self.task = self.progress.add_task("routing", total=100)
-
-    def __call__(self, event: router_pb.RouterServiceTransformResponse) -> None:
-        which = event.WhichOneof("event")
-        if which == "progress":
-            p = event.progress
-            description = " · ".join(part for part in (p.stage, p.message) if part) or "working"
-            fields: dict[str, object] = {"description": description}
-            if p.HasField("fraction"):
-                fields["completed"] = p.fraction * 100
-            self.progress.update(self.task, **fields)  # type: ignore[arg-type]
-        elif which == "output_header":
-            self.progress.update(self.task, description="receiving output")
-        elif which == "completion":
-            self.progress.update(self.task, completed=100, description="done")
+    return dict(parse_option(text, schema) for text in texts)
 
 
-async def _parameters(
-    client: PrizmClient, capability: str, args: argparse.Namespace
-) -> dict[str, catalog_pb.Parameter]:
-    """The option schema of the models that could take the job, to type `--option` values."""
-    if not args.option:
-        return {}
-    models = await client.list_models(capability, args.provider or "")
-    return {p.name: p for m in reversed(models) if not args.model or m.id == args.model for p in m.parameters}
+async def _candidates(
+    client: PrizmClient, capability: CapabilityInfo, args: argparse.Namespace
+) -> list[catalog_pb.Model]:
+    """The models that could take the job (of `--provider` and `--model`, when named)."""
+    models = await client.list_models(capability.name, args.provider or "")
+    return [m for m in models if not args.model or m.id == args.model]
 
 
-async def _run_job(args: argparse.Namespace) -> JobResult:
-    capability = capability_by_name(args.capability)
+async def _run_job(
+    args: argparse.Namespace, capability: CapabilityInfo, source: media_pb.Asset | Path
+) -> JobResult:
     routing = router_pb.RoutingHints(provider=args.provider or "", allow_fallback=args.allow_fallback)
     if args.policy:
         routing.policy = parse_policy(args.policy)
-    console = Console(stderr=True)
     async with PrizmClient(args.router) as client:
         if args.wait:
             await client.wait_for_capability(capability.name, args.wait, args.provider or "")
-        schema = await _parameters(client, capability.name, args)
-        options = dict(parse_option(option, schema) for option in args.option)
+        models = await _candidates(client, capability, args)
+        options = _options(args.option, models, capability.name)
+        chosen = format_for_output(args.output, options, models)
+        if chosen is not None:
+            options["format"] = chosen
         text_output = capability.output_kind == media_pb.MEDIA_KIND_TEXT
-        bar = ProgressBar(console)
-        with bar.progress:
+        with ProgressBar(Console(stderr=True)) as bar:
             return await client.run(
                 capability.name,
-                _input(capability.name, args.input),
+                source,
                 model=args.model or "",
                 options=options,
                 routing=routing,
@@ -125,37 +98,68 @@ async def _run_job(args: argparse.Namespace) -> JobResult:
             )
 
 
-def report(result: JobResult) -> None:
-    console = Console(stderr=True)
+def report(result: JobResult, args: argparse.Namespace, via: Sequence[str] = ()) -> None:
+    """Shows a finished job: JSON on stdout with `--json`, else a line per output on stderr.
+
+    Outputs kept in memory go to stdout: text printed, or bytes as they are for `-o -`. A
+    conversion names the capabilities it went `via`.
+    """
+    if args.json:
+        print_json({**result_json(result), "via": list(via)} if via else result_json(result))
+        return
+    console = Console(stderr=True, soft_wrap=True, highlight=False)  # whole lines, for grep
+    if via:
+        console.print(f"via {' → '.join(via)}")
     for output in result.outputs:
         provenance = output.provenance
-        where = f"{provenance.provider_id}/{provenance.model_id}"
-        cost = f"{result.cost.amount:g} {result.cost.currency}".strip()
         console.print(
-            f"[green]✓[/] job {result.job_id[:12]} · {where} · {output.mime_type} · "
-            f"{output.size_bytes} bytes · cost {cost} · {result.progress_events} progress events"
+            f"[green]✓[/] job {result.job_id[:12]} · {provenance.provider_id}/{provenance.model_id} · "
+            f"{output.mime_type} · {output.size_bytes} bytes · cost {result.cost} · "
+            f"{result.progress_events} progress events"
         )
         if output.path is not None:
             console.print(f"  wrote {output.path}")
-        else:
+    if args.output == STDIO:
+        write_to_stdout(result)
+        return
+    for output in result.outputs:
+        if output.path is None:
             print(output.text())
 
 
+def check_output_flags(args: argparse.Namespace) -> None:
+    """Refuses `-o` and `--json` as given before any work: a path that cannot be written, or both
+    asking for stdout."""
+    if args.json and args.output == STDIO:
+        raise UsageError("--json and -o - both write to stdout; leave one out")
+    check_output_path(args.output)
+
+
 def _run(args: argparse.Namespace) -> int:
-    try:
-        capability_by_name(args.capability)
-    except KeyError:
-        raise PrizmError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "UNKNOWN_CAPABILITY",
-            f"unknown capability {args.capability!r}; see `prizm models`",
-        ) from None
-    try:
-        result = asyncio.run(_run_job(args))
-    except ConfigError as exc:
-        raise invalid_argument([("policy", str(exc))]) from None
-    report(result)
+    capability = capability_by_name(capability_name(args.capability))
+    check_output_flags(args)
+    source = read_input(capability, args.input)
+    report(asyncio.run(_run_job(args, capability, source)), args)
     return 0
+
+
+def add_output_flags(command: argparse.ArgumentParser, what: str) -> None:
+    """Adds `-o`, `--json`, `--timeout` and `--wait` (how long to wait for `what`)."""
+    command.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the output here (- for stdout); its extension picks the format",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the result (outputs, sha256, provenance) as JSON"
+    )
+    command.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="deadline for the whole job, in seconds"
+    )
+    command.add_argument(
+        "--wait", type=waiting_seconds, default=0.0, metavar="SECONDS", help=f"wait this long for {what}"
+    )
 
 
 def add_run_command(
@@ -168,31 +172,25 @@ def add_run_command(
         help="run one job through the router",
         description=(
             "INPUT is the text itself for text capabilities (@FILE reads a file, - reads stdin), "
-            "otherwise a file path. Text output is printed; other output goes to -o FILE."
+            "otherwise a file path (- reads stdin). Text output is printed; other output goes to "
+            "-o FILE, whose extension picks the format (-o - writes stdout)."
         ),
     )
-    run.add_argument("capability", help="e.g. text-to-audio, audio-to-text")
+    complete_capabilities(run.add_argument("capability", help="e.g. text-to-audio, audio-to-text"))
     run.add_argument("input", help="text, @file, - or a file path")
-    run.add_argument("-o", "--output", type=Path, help="write the output here")
-    run.add_argument("--provider", help="only this provider")
-    run.add_argument("--model", help="only this model")
+    run.add_argument("--provider", type=utf8_text, help="only this provider")
+    run.add_argument("--model", type=utf8_text, help="only this model")
     run.add_argument(
         "--option",
         action="append",
+        type=option_text,
         default=[],
         metavar="KEY=VALUE",
-        help="model option (repeatable)",
+        help="model option (repeatable); see `prizm models MODEL`",
     )
-    run.add_argument("--policy", help="priority, cheapest or least-loaded")
+    run.add_argument("--policy", type=policy_name, help="priority, cheapest or least-loaded")
     run.add_argument(
         "--allow-fallback", action="store_true", help="another provider may stand in for --provider"
     )
-    run.add_argument("--timeout", type=float, help="deadline for the whole job, in seconds")
-    run.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for a provider (the one named by --provider, if any)",
-    )
+    add_output_flags(run, "a provider (the one named by --provider, if any)")
     run.set_defaults(handler=_run)
