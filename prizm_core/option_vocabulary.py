@@ -76,8 +76,9 @@ STANDARD_OPTIONS: tuple[StandardOption, ...] = (
         "speed",
         "number",
         "multiplier of the normal rate",
-        "Speaking rate as a multiplier of the voice's normal rate: 2 is twice as fast, 0.5 half as fast.",
-        ("text-to-audio",),
+        "Rate as a multiplier of the normal one (a voice's speaking rate, a recording's tempo):"
+        " 2 is twice as fast, 0.5 half as fast.",
+        ("text-to-audio", "audio-to-audio"),
     ),
     StandardOption(
         "sample_rate",
