@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from importlib.resources import files
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 _MAX_PORT = 65_535
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ConfigError(ValueError):
@@ -68,12 +70,30 @@ class StaticProvider:
 
 @dataclass(frozen=True)
 class SidecarSpec:
-    """A provider the router launches as a child process on loopback."""
+    """A provider the router launches as a child process on loopback.
+
+    Attributes:
+        provider: The provider's name (`prizm serve-provider NAME`).
+        replicas: How many processes of it.
+        priority: Routing priority; higher is preferred.
+        args: More arguments of `serve-provider`.
+        requires_env: Environment variables that must be set for it to start (a remote provider's
+            key); without them the router does not launch it and lists what to set.
+        env: Variables set for its process on top of the router's own (a remote provider's base
+            URL: `OPENAI_BASE_URL` for a gateway). Keys belong in the environment, not here.
+    """
 
     provider: str
     replicas: int = 1
     priority: int = 0
     args: tuple[str, ...] = ()
+    requires_env: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+    def unset_env(self, environ: Mapping[str, str]) -> list[str]:
+        """The variables of `requires_env` that neither `environ` nor `env` sets (or sets empty)."""
+        merged = {**environ, **dict(self.env)}
+        return [name for name in self.requires_env if not merged.get(name, "").strip()]
 
 
 @dataclass(frozen=True)
@@ -160,16 +180,33 @@ def _sidecar(item: object, where: str) -> SidecarSpec:
         item = {"provider": item}
     if not isinstance(item, dict) or not isinstance(item.get("provider"), str):
         raise ConfigError(f"{where}: needs a provider name")
-    _no_unknown_keys(item, {"provider", "replicas", "priority", "args"}, where)
+    _no_unknown_keys(item, {"provider", "replicas", "priority", "args", "requires_env", "env"}, where)
     args = item.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(f"{where}.args: must be a list of strings")
+    required = item.get("requires_env", [])
+    required = [required] if isinstance(required, str) else required
+    if not isinstance(required, list) or not all(
+        isinstance(name, str) and _ENV_NAME.fullmatch(name) for name in required
+    ):
+        raise ConfigError(f"{where}.requires_env: must be an environment variable name or a list of them")
     return SidecarSpec(
         provider=item["provider"],
         replicas=_int(item.get("replicas", 1), f"{where}.replicas", 1),
         priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
         args=tuple(args),
+        requires_env=tuple(required),
+        env=_env(item.get("env", {}), f"{where}.env"),
     )
+
+
+def _env(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str) and _ENV_NAME.fullmatch(name) and isinstance(text, str)
+        for name, text in value.items()
+    ):
+        raise ConfigError(f"{where}: must map environment variable names to strings")
+    return tuple(sorted(value.items()))
 
 
 def _number(value: object, where: str, minimum: float = 0.0) -> float:

@@ -269,3 +269,48 @@ class Reason(StrEnum):
 
     Code: any. Details: none.
     """
+
+    UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
+    """A remote vendor refused the provider's key (HTTP 401 or 403): the key is missing, wrong, revoked or
+    lacks the permission; the provider's health probe reports it too, and the provider stops serving until
+    the key works again.
+
+    Code: FAILED_PRECONDITION. Details: metadata `vendor`; never the key.
+    """
+
+    UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"
+    """A remote vendor answered HTTP 429 (rate limit or quota).
+
+    Code: RESOURCE_EXHAUSTED. Details: RetryInfo from the vendor's `Retry-After` where it sent one;
+    metadata `vendor`.
+    """
+
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    """A remote vendor could not be reached, timed out or answered HTTP 5xx before it accepted the job, so
+    the router may try another provider.
+
+    Code: UNAVAILABLE. Details: RetryInfo; metadata `vendor`.
+    """
+
+    UPSTREAM_REJECTED = "UPSTREAM_REJECTED"
+    """A remote vendor rejected the request (HTTP 4xx other than 401, 403 and 429) for a reason Prizm's
+    own validation did not catch.
+
+    Code: INVALID_ARGUMENT. Details: metadata `vendor` and `http_status`; the message carries the vendor's
+    own words, clipped and scrubbed of secrets.
+    """
+
+    UPSTREAM_JOB_FAILED = "UPSTREAM_JOB_FAILED"
+    """A remote vendor accepted the job and then reported it failed (or its result could not be fetched);
+    the job may have been billed and is not rerun elsewhere.
+
+    Code: ABORTED. Details: metadata `vendor`; the message carries the vendor's words, clipped and
+    scrubbed of secrets.
+    """
+
+    CONTENT_FILTERED = "CONTENT_FILTERED"
+    """A remote vendor refused the input or the output under its content policy (moderation, safety
+    checker).
+
+    Code: INVALID_ARGUMENT. Details: metadata `vendor`.
+    """

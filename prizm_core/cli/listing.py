@@ -67,18 +67,30 @@ def _price(model: catalog_pb.Model) -> str:
     return ", ".join(f"{amount:g} {currency}/{unit}" for amount, unit in prices)
 
 
-async def _fetch_providers(router: str | None) -> list[router_pb.ProviderEndpoint]:
-    async with PrizmClient(router) as client:
-        return await client.list_providers()
+NotStarted = list[router_pb.NotStartedProvider]
 
 
-async def _fetch_models(router: str | None, capability: str | None) -> list[catalog_pb.Model]:
+async def _fetch_providers(router: str | None) -> tuple[list[router_pb.ProviderEndpoint], NotStarted]:
     async with PrizmClient(router) as client:
-        return await client.list_models(capability)
+        return await client.list_providers(), await client.providers_not_started()
+
+
+async def _fetch_models(
+    router: str | None, capability: str | None
+) -> tuple[list[catalog_pb.Model], NotStarted]:
+    async with PrizmClient(router) as client:
+        return await client.list_models(capability), await client.providers_not_started()
+
+
+def _print_not_started(console: Console, not_started: NotStarted) -> None:
+    """One line naming the configured providers not started and what would start each."""
+    if not_started:
+        names = ", ".join(f"{p.provider} ({p.hint})" for p in not_started)
+        console.print(f"not started: {names}", highlight=False, markup=False)
 
 
 def _providers(args: argparse.Namespace) -> int:
-    endpoints = asyncio.run(_fetch_providers(args.router))
+    endpoints, not_started = asyncio.run(_fetch_providers(args.router))
     if args.json:
         print_json([message_json(e) for e in endpoints])
         return 0
@@ -104,6 +116,7 @@ def _providers(args: argparse.Namespace) -> int:
     for e in endpoints:
         if e.detail:
             console.print(f"{e.provider.id or e.address}: {e.detail}", highlight=False)
+    _print_not_started(console, not_started)
     return 0
 
 
@@ -160,7 +173,7 @@ def _one_model(models: list[catalog_pb.Model], name: str) -> catalog_pb.Model:
 
 def _models(args: argparse.Namespace) -> int:
     capability = capability_name(args.capability) if args.capability else None
-    models = asyncio.run(_fetch_models(args.router, capability))
+    models, not_started = asyncio.run(_fetch_models(args.router, capability))
     if args.model:
         models = [_one_model(models, args.model)]
     if args.json:
@@ -183,7 +196,9 @@ def _models(args: argparse.Namespace) -> int:
     table.add_column("options", overflow="fold")
     for row in rows:
         table.add_row(*row)
-    table_console().print(table)
+    console = table_console()
+    console.print(table)
+    _print_not_started(console, not_started)
     return 0
 
 

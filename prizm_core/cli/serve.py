@@ -119,7 +119,9 @@ def _add_server_flags(command: argparse.ArgumentParser, listen: str) -> None:
 
 def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds `up`, `router` and `serve-provider` to the CLI."""
-    up = commands.add_parser("up", help="run the router and the local providers on loopback")
+    up = commands.add_parser(
+        "up", help="run the router with the local providers, and remote ones whose key is set"
+    )
     up.add_argument("--config", type=Path, help="router config (default: the embedded default)")
     _add_server_flags(up, "host:port to serve on (default from the config: 127.0.0.1:50051)")
     up.set_defaults(handler=_up)

@@ -127,6 +127,15 @@ class PrizmClient:
             raise PrizmError.from_rpc_error(exc) from None
         return list(response.providers)
 
+    async def providers_not_started(self, timeout: float | None = 10.0) -> list[router_pb.NotStartedProvider]:
+        """The router's configured providers it did not start, each with what would enable it (a
+        remote provider's key variable, e.g. `set OPENAI_API_KEY`)."""
+        try:
+            response = await self._stub.ListProviders(router_pb.ListProvidersRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        return list(response.not_started)
+
     async def list_models(
         self,
         capability: CapabilityLike | None = None,

@@ -111,6 +111,10 @@ class SyncPrizmClient:
         """See `PrizmClient.list_providers`."""
         return self._call(self._client.list_providers())
 
+    def providers_not_started(self) -> list[router_pb.NotStartedProvider]:
+        """See `PrizmClient.providers_not_started`."""
+        return self._call(self._client.providers_not_started())
+
     def list_models(
         self, capability: CapabilityLike | None = None, provider: str = ""
     ) -> list[catalog_pb.Model]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
 from prizm.v1 import asset_service_pb2 as asset_pb
 from prizm.v1 import model_service_pb2 as model_pb
@@ -71,17 +72,33 @@ def _router(config: RouterConfig) -> Router:
     )
 
 
+def _start_sidecars(
+    config: RouterConfig, router: Router, sidecars: SidecarManager, environ: Mapping[str, str]
+) -> None:
+    for spec in config.sidecars:
+        unset = spec.unset_env(environ)
+        if unset:
+            # Not launched at all: no process, and no endpoint a job could wait for.
+            router.not_started[spec.provider] = f"set {' and '.join(unset)}"
+            log.info("sidecar %s not started: %s is not set", spec.provider, ", ".join(unset))
+            continue
+        sidecars.start(spec)
+
+
 async def run_router(
     config: RouterConfig,
     stop: asyncio.Event,
     resolver: Resolver = system_resolver,
     on_ready: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Runs a router until `stop` is set, then drains it and stops its sidecars.
 
     The router serves at once; providers join as they turn SERVING. `resolver`
     answers the DNS names of `config.dns`. `on_ready` gets one line once every
-    sidecar is serving or will not (see `ready_line`).
+    sidecar is serving or will not (see `ready_line`). A sidecar whose
+    `requires_env` is not set in `environ` (`os.environ` when None) is not
+    started; `ListProviders` names it with the variables to set.
     """
     router = _router(config)
     leases = Leases(lambda gone: router.retire_endpoint(gone, "lease ran out"), default_s=config.lease_s)
@@ -94,8 +111,7 @@ async def run_router(
         router.add_endpoint(provider.address, router_pb.DISCOVERY_SOURCE_STATIC, provider.priority)
     tasks = [asyncio.create_task(DnsDiscovery(router, target, resolver).run()) for target in config.dns]
     try:
-        for spec in config.sidecars:
-            sidecars.start(spec)
+        _start_sidecars(config, router, sidecars, os.environ if environ is None else environ)
         await server.set_serving(True)
         announce_listening(address, role="router")
         log.info("router serving on %s", address)

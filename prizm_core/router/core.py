@@ -77,6 +77,8 @@ class Router:
         self._drains: dict[str, asyncio.Task[None]] = {}
         # This router's address as providers should dial it to download uploaded inputs.
         self.asset_source = ""
+        # Providers of the config not started (a remote one without its key), and what would start each.
+        self.not_started: dict[str, str] = {}
 
     def call_metadata(self, inputs: Iterable[media_pb.Asset]) -> tuple[tuple[str, str], ...]:
         """Metadata a provider call needs: where to download inputs sent by reference, if any."""
@@ -315,6 +317,11 @@ class Router:
                     continue
                 found.setdefault((catalog.provider_id, model.id), model.message)
         return [found[key] for key in sorted(found)]
+
+    def not_started_providers(self) -> list[router_pb.NotStartedProvider]:
+        """The config's providers the router did not start, each with what would, sorted by name."""
+        found = sorted(self.not_started.items())
+        return [router_pb.NotStartedProvider(provider=name, hint=hint) for name, hint in found]
 
     def endpoints(self) -> list[router_pb.ProviderEndpoint]:
         """Every endpoint, sorted by provider id then address."""

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = model_pb.DESCRIPTOR.services_by_name["ModelService"].full_name
 CATALOG_TIMEOUT_S = 5.0
+# Asking a provider that turned NOT_SERVING why must not hold up its health stream for long.
+_DETAIL_TIMEOUT_S = 1.0
 _BACKOFF_START_S = 0.05
 _BACKOFF_MAX_S = 0.5
 # A provider without a health service is treated as serving while it answers; re-checked this often.
@@ -49,6 +51,22 @@ async def fetch_catalog(endpoint: Endpoint) -> Catalog:
         model.provider_id = info.provider.id
         entries.append(ModelEntry(id=model.id, capabilities=frozenset(model.capabilities), message=model))
     return Catalog(info=info.provider, models=tuple(entries))
+
+
+async def _service_detail(endpoint: Endpoint) -> tuple[bool, str]:
+    """Whether the provider's service is stopped (it listens but says it cannot serve: a vendor
+    refused its key, say), and `: <why>` from its service status; `(False, "")` when it cannot say
+    at once, or when it is warming up or stopping."""
+    try:
+        answer = await endpoint.provider.GetServiceStatus(
+            provider_pb.GetServiceStatusRequest(), timeout=_DETAIL_TIMEOUT_S
+        )
+    except grpc.aio.AioRpcError:
+        return False, ""
+    # A running service that turned NOT_SERVING is stopping: its detail says nothing about that.
+    if answer.status.state == provider_pb.SERVICE_STATE_RUNNING or not answer.status.detail:
+        return False, ""
+    return answer.status.state == provider_pb.SERVICE_STATE_STOPPED, f": {answer.status.detail}"
 
 
 class HealthMonitor:
@@ -102,6 +120,20 @@ class HealthMonitor:
         endpoint.signals.report(router_pb.ENDPOINT_STATE_SERVING)
         self.registry.refresh(endpoint, catalog)
 
+    async def _not_serving(self, endpoint: Endpoint, status: int, repeated: bool = False) -> None:
+        """Reports NOT_SERVING with the provider's own reason (a repeated status only when that
+        changed); one whose service stopped (it listens but cannot serve) is no longer worth a
+        job's wait, as one warming up is."""
+        names = health_pb2.HealthCheckResponse.ServingStatus
+        name = names.Name(status) if status in names.values() else "unknown"
+        if not repeated:  # at once: routing away must not wait for the reason
+            self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {name}")
+        stopped, why = await _service_detail(endpoint)
+        if why and endpoint.signals.report_detail != f"health: {name}{why}":
+            self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {name}{why}")
+        if stopped:
+            self.registry.stop_warming(endpoint.address)
+
     async def _watch_once(self, endpoint: Endpoint) -> bool:
         """Follows one Watch stream; returns True if the stream delivered at least one status."""
         delivered = False
@@ -117,14 +149,15 @@ class HealthMonitor:
                 endpoint.last_heard = time.monotonic()
                 if response.status == previous:
                     endpoint.heartbeats = True
+                    # One warming up may give up (a vendor refused its key) with no new status: ask.
+                    if response.status != _SERVING and endpoint.catalog is None and endpoint.warm_until:
+                        await self._not_serving(endpoint, response.status, repeated=True)
                     continue
                 previous = response.status
                 if response.status == _SERVING:
                     await self._serving(endpoint)
                 else:
-                    names = health_pb2.HealthCheckResponse.ServingStatus
-                    status = names.Name(response.status) if response.status in names.values() else "unknown"
-                    self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, f"health: {status}")
+                    await self._not_serving(endpoint, response.status)
                     if endpoint.warming(time.monotonic()) and endpoint.preview is None:
                         await self._preview(endpoint)
             self._report(endpoint, router_pb.ENDPOINT_STATE_NOT_SERVING, "health stream ended")

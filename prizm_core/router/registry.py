@@ -65,10 +65,18 @@ class Catalog:
         )
 
     def model_for(self, capability: int, model_id: str = "") -> ModelEntry | None:
-        """The model that would take a job: the named one if it has the capability, else the first."""
+        """The model that would take a job: the named one if it has the capability, else the first.
+
+        A model the provider does not list is one it may run all the same when it says it runs
+        unlisted models (a hosted API's endpoint named by id): the provider accepts or refuses it.
+        """
         for model in self.models:
             if capability in model.capabilities and (not model_id or model.id == model_id):
                 return model
+        if model_id and self.info.runs_unlisted_models and all(m.id != model_id for m in self.models):
+            unlisted = catalog_pb.Model(id=model_id, provider_id=self.info.id)
+            unlisted.capabilities.append(capability)  # type: ignore[arg-type]  # a Capability number
+            return ModelEntry(model_id, frozenset({capability}), unlisted)
         return None
 
 

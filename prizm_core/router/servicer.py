@@ -55,8 +55,10 @@ class RouterServicer:
     async def ListProviders(  # noqa: N802 - gRPC method name
         self, request: router_pb.ListProvidersRequest, context: Context
     ) -> router_pb.ListProvidersResponse:
-        """Every endpoint with its health and load."""
-        return router_pb.ListProvidersResponse(providers=self.router.endpoints())
+        """Every endpoint with its health and load, and the providers not started."""
+        return router_pb.ListProvidersResponse(
+            providers=self.router.endpoints(), not_started=self.router.not_started_providers()
+        )
 
     async def ListModels(  # noqa: N802 - gRPC method name
         self, request: router_pb.RouterServiceListModelsRequest, context: Context

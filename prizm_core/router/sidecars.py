@@ -120,8 +120,9 @@ class SidecarManager:
             *sidecar.spec.args,
         ]  # fmt: skip
         # Own session: a terminal's Ctrl-C reaches the router only, which then stops children in order.
+        env = {**os.environ, **dict(sidecar.spec.env)} if sidecar.spec.env else None
         return await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, start_new_session=True
+            *command, stdout=asyncio.subprocess.PIPE, start_new_session=True, env=env
         )
 
     def _place(self, sidecar: Sidecar) -> None:

@@ -58,6 +58,9 @@ def _outcome(router: Router, sidecar: Sidecar, now: float) -> tuple[str, str] | 
         return "serving", ""
     if sidecar.exited:
         return "failed", f"{sidecar.exited}; restarting"
+    if endpoint is not None and not endpoint.warm_until:
+        # It listens but says it cannot serve (a vendor refused its key): waiting would not help.
+        return "not serving", endpoint.detail.removeprefix("health: NOT_SERVING: ")
     if endpoint is not None and not endpoint.warming(now):
         return "slow", f"not serving after {router.settings.startup_wait_s:g} s"
     return None

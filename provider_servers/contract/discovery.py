@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import cast
 
 from provider_servers.contract.case import Case
 
-__all__ = ["CONTRACT_GROUP", "PROVIDER_GROUP", "NoCasesError", "installed_providers", "load_cases"]
+__all__ = [
+    "CONTRACT_GROUP",
+    "PROVIDER_GROUP",
+    "Environment",
+    "NoCasesError",
+    "installed_providers",
+    "load_cases",
+    "load_environment",
+]
+
+Environment = Callable[[], contextlib.AbstractContextManager[dict[str, str]]]
+"""A cases module's optional `environment()`: entered around the provider's server, it yields the
+variables the server runs with (a remote provider's fake vendor URL and a canary key)."""
 
 PROVIDER_GROUP = "prizm.providers"
 CONTRACT_GROUP = "prizm.contract"
@@ -53,3 +67,20 @@ def load_cases(provider: str, before_import: Callable[[str], object] | None = No
     if not cases or not all(isinstance(case, Case) for case in cases):
         raise NoCasesError(f"{points[0].value} must return one Case or more, got {cases!r}")
     return cases
+
+
+def load_environment(provider: str) -> Environment | None:
+    """The `environment()` of the module declaring `provider`'s cases, or None when it has none.
+
+    Raises:
+        NoCasesError: The module cannot be imported.
+    """
+    points = [point for point in entry_points(group=CONTRACT_GROUP) if point.name == provider]
+    if not points:
+        return None
+    try:
+        module = importlib.import_module(points[0].module)
+    except Exception as exc:  # a third party's module: reported as that provider's failure
+        raise NoCasesError(f"the contract cases of {provider!r} cannot load: {exc!r}") from exc
+    found = getattr(module, "environment", None)
+    return cast("Environment", found) if callable(found) else None

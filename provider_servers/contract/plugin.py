@@ -7,6 +7,7 @@ to every pytest run of every project in the environment.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -20,7 +21,12 @@ from prizm.v1 import provider_service_pb2_grpc as provider_grpc
 
 from prizm_core.channels import insecure_channel
 from provider_servers.contract.case import Case
-from provider_servers.contract.discovery import NoCasesError, installed_providers, load_cases
+from provider_servers.contract.discovery import (
+    NoCasesError,
+    installed_providers,
+    load_cases,
+    load_environment,
+)
 from provider_servers.contract.polling import wait_until
 from provider_servers.contract.processes import ServerProcess, start_provider
 
@@ -57,23 +63,32 @@ class ContractTarget:
 
 
 class ProviderServers:
-    """Each provider's server, started the first time a test needs it and stopped at the end."""
+    """Each provider's server, started the first time a test needs it and stopped at the end.
+
+    A provider whose cases module defines `environment()` (a context manager yielding variables)
+    gets its server started inside it, with those variables: a remote provider's fake vendor and
+    its key. The environment is left after the server has stopped.
+    """
 
     def __init__(self) -> None:
         """Starts with no server running."""
         self._running: dict[str, ServerProcess] = {}
+        self._environments = contextlib.ExitStack()
 
     def get(self, provider: str) -> ServerProcess:
         """The server of `provider` (`prizm serve-provider NAME`), started now if not yet."""
         if provider not in self._running:
-            self._running[provider] = start_provider(provider)
+            environment = load_environment(provider)
+            variables = self._environments.enter_context(environment()) if environment else {}
+            self._running[provider] = start_provider(provider, env=variables)
         return self._running[provider]
 
     def stop(self) -> None:
-        """Stops every server started."""
+        """Stops every server started, then leaves their environments."""
         for server in self._running.values():
             server.stop()
         self._running.clear()
+        self._environments.close()
 
 
 @dataclass

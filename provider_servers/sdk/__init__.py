@@ -3,6 +3,7 @@
 from prizm_core.enums import Capability, JobState, MediaKind, MediaUnit, ProviderKind
 from prizm_core.errors import PrizmError, Reason, invalid_argument, unknown_settings
 from provider_servers.sdk.harness import run_provider
+from provider_servers.sdk.health import Health
 from provider_servers.sdk.jobs import Event, InputAsset, Job, Output, Progress, Usage
 from provider_servers.sdk.models import ModelSpec, OptionValue, Param
 from provider_servers.sdk.provider import Provider
@@ -13,6 +14,7 @@ __all__ = [
     "STANDARD_OPTIONS",
     "Capability",
     "Event",
+    "Health",
     "InputAsset",
     "Job",
     "JobState",

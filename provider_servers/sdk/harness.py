@@ -27,6 +27,7 @@ from prizm_core.serving import (
     stop_signal,
 )
 from provider_servers.sdk.capacity import JobTracker
+from provider_servers.sdk.health import Health, watch_health
 from provider_servers.sdk.provider import Provider
 from provider_servers.sdk.registration import keep_registered
 from provider_servers.sdk.servicer import ModelServicer, ProviderServicer
@@ -111,6 +112,13 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
+async def _watch_health(provider: Provider, info: ProviderServicer) -> None:
+    async def report(health: Health) -> None:
+        await info.set_running(health.serving, health.detail)
+
+    await watch_health(provider, report, info.recheck)
+
+
 async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Event) -> None:
     """Serves `provider` until `stop` is set, then drains and closes it.
 
@@ -133,7 +141,11 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
         await asyncio.wait({warm, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if warm.done():
             warm.result()
-            await info.set_running(True, "ready")
+            if provider.health_interval_s > 0:
+                # The first check decides whether it serves; until then it stays NOT_SERVING.
+                watchers.append(asyncio.create_task(_watch_health(provider, info)))
+            else:
+                await info.set_running(True, "ready")
             log.info("provider %s serving on %s", provider.id, address)
             if settings.register:
                 advertised = settings.advertise or address

@@ -11,6 +11,7 @@ import grpc
 from prizm_core.capabilities import capability_info
 from prizm_core.enums import Capability, MediaKind, MediaUnit, ProviderKind
 from prizm_core.errors import PrizmError, Reason, invalid_argument, unknown_settings
+from provider_servers.sdk.health import Health
 from provider_servers.sdk.jobs import Event, Job
 from provider_servers.sdk.models import ModelSpec
 
@@ -40,6 +41,7 @@ class Provider(abc.ABC):
         version: The provider's own version.
         description: What it is, in a sentence.
         max_concurrent_jobs: Most jobs at once; 0 means no limit.
+        health_interval_s: Seconds between `check_health` calls once warm; 0 means never.
     """
 
     # Set in the class body; an instance may override `id` (e.g. from its environment).
@@ -51,6 +53,10 @@ class Provider(abc.ABC):
     # Most jobs at once; more are refused (RESOURCE_EXHAUSTED) so the router can go elsewhere.
     # 0 means no limit. `serve-provider --max-jobs N` overrides it.
     max_concurrent_jobs: ClassVar[int] = 8
+    # Seconds between `check_health` calls once warm; 0 means never (healthy while it runs).
+    health_interval_s: ClassVar[float] = 0.0
+    # Whether `model_named` runs models it does not list: the router then sends it jobs naming one.
+    runs_unlisted_models: ClassVar[bool] = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Self:
@@ -76,6 +82,28 @@ class Provider(abc.ABC):
 
     async def close(self) -> None:
         """Releases what `warm_up` loaded; called once after the server has drained."""
+
+    async def check_health(self) -> Health:
+        """Whether the provider can take jobs now, asked every `health_interval_s` once warm.
+
+        A provider whose work depends on something outside it (a vendor's API) overrides this and
+        sets `health_interval_s`; the harness turns NOT_SERVING, with the detail in the service
+        status, while it says not serving, and SERVING again when it recovers. It must be cheap:
+        never a call that costs money. Default: serving.
+        """
+        return Health(True, "ready")
+
+    def model_named(
+        self, model_id: str, capability: Capability, options: Mapping[str, object]
+    ) -> ModelSpec | None:
+        """A model outside `models()` that runs by its id alone, or None to refuse the id (the default).
+
+        For a hosted API whose every endpoint is a model (fal), with `runs_unlisted_models` set so
+        that the router sends such jobs here: the spec returned is checked like any other, so it
+        declares the parameters the job's `options` may use.
+        """
+        del model_id, capability, options
+        return None
 
     def check_inputs(self, job: Job) -> None:
         """Rejects inputs the model cannot take, before any work starts.

@@ -65,6 +65,17 @@ class ServedProvider(JobRunner, Protocol):
         """The provider's models; the first with a capability is its default for it."""
         ...
 
+    @property
+    def runs_unlisted_models(self) -> bool:
+        """Whether `model_named` runs models the provider does not list."""
+        ...
+
+    def model_named(
+        self, model_id: str, capability: Capability, options: Mapping[str, object]
+    ) -> ModelSpec | None:
+        """A model outside `models()` that runs by its id alone, or None to refuse the id."""
+        ...
+
     def capabilities(self) -> list[Capability]:
         """Union of the models' capabilities, in enum order."""
         ...

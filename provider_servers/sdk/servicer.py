@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import tempfile
@@ -117,11 +118,12 @@ class ModelServicer:
         self.tracker = tracker
         self.chunk_bytes = chunk_bytes
 
-    def _model(self, capability: Capability, model_id: str) -> ModelSpec:
+    def _model(self, capability: Capability, model_id: str, options: dict[str, object]) -> ModelSpec:
         wanted = capability_info(capability).name
         models = self.provider.models()
         if model_id:
             model = next((m for m in models if m.id == model_id), None)
+            model = model or self.provider.model_named(model_id, capability, options)
             if model is None:
                 known = ", ".join(m.id for m in models)
                 raise PrizmError(
@@ -144,8 +146,9 @@ class ModelServicer:
         the inputs (downloading those sent by reference into `workdir`), then the provider's checks."""
         check_inline_inputs(request.inputs)
         capability = _capability(request.capability)
-        model = self._model(capability, request.model)
-        options = resolve_options(model.parameters, option_values(request.options))
+        given = option_values(request.options)
+        model = self._model(capability, request.model, given)
+        options = resolve_options(model.parameters, given)
         job_id = checked_job_id(job_id)
         inputs = tuple(
             [await _input_asset(i, asset, context, workdir) for i, asset in enumerate(request.inputs)]
@@ -221,6 +224,8 @@ class ProviderServicer:
         self.on_service = on_service
         self.state: provider_pb.ServiceState.ValueType = provider_pb.SERVICE_STATE_STARTING
         self.detail = "warming up"
+        # Set by `Configure`: the health watch checks again at once (a new key may fix a refused one).
+        self.recheck = asyncio.Event()
 
     async def set_running(self, running: bool, detail: str) -> None:
         """Records the service's state, opens or closes the job slots and sets health to match."""
@@ -239,6 +244,7 @@ class ProviderServicer:
             capabilities=[capability_proto(capability) for capability in p.capabilities()],
             version=p.version,
             description=p.description,
+            runs_unlisted_models=p.runs_unlisted_models,
         )
 
     def status(self) -> provider_pb.ServiceStatus:
@@ -299,5 +305,6 @@ class ProviderServicer:
     ) -> provider_pb.ConfigureResponse:
         """Applies runtime settings; their values are never logged."""
         applied = self.provider.configure(dict(request.settings))
+        self.recheck.set()
         log.info("configured settings: %s", ", ".join(sorted(applied)) or "none", extra={RATE_LIMIT: True})
         return provider_pb.ConfigureResponse(applied=sorted(applied))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
@@ -20,10 +21,13 @@ from provider_servers.sdk.convert import (
     progress_proto,
     usage_proto,
 )
-from provider_servers.sdk.jobs import Job, Output, Progress, Usage
+from provider_servers.sdk.jobs import Event, Job, Output, Progress, Usage
 from provider_servers.sdk.served import JobRunner
 
-__all__ = ["job_events"]
+__all__ = ["LINGER_S", "job_events"]
+
+# Longest a partly filled output chunk waits for more bytes before it goes out as it is.
+LINGER_S = 0.05
 
 
 class _Stamper:
@@ -44,16 +48,37 @@ def _slices(data: bytes, size: int) -> Iterator[bytes]:
         yield bytes(view[start : start + size])
 
 
-async def _rechunk(stream: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Regroups a byte stream into chunks of `size` bytes (the last may be shorter)."""
+async def _rechunk(
+    stream: AsyncIterable[bytes], size: int, linger_s: float = LINGER_S
+) -> AsyncIterator[bytes]:
+    """Regroups a byte stream into chunks of `size` bytes (the last may be shorter).
+
+    A partial chunk waits at most `linger_s` for more bytes: a fast stream goes out in full
+    chunks, and audio a vendor streams as it speaks reaches the caller as it comes, not once half
+    a megabyte has gathered.
+    """
+    pieces = aiter(stream)
     buffer = bytearray()
-    async for piece in stream:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+    ahead: asyncio.Future[bytes | None] | None = None
+    try:
+        while True:
+            ahead = ahead or asyncio.ensure_future(anext(pieces, None))
+            if buffer and not (await asyncio.wait({ahead}, timeout=linger_s))[0]:
+                yield bytes(buffer)
+                buffer.clear()
+                continue
+            piece, ahead = await ahead, None
+            if piece is None:
+                break
+            buffer += piece
+            while len(buffer) >= size:
+                yield bytes(buffer[:size])
+                del buffer[:size]
+        if buffer:
+            yield bytes(buffer)
+    finally:
+        if ahead is not None:
+            ahead.cancel()
 
 
 async def _chunks(output: Output, size: int) -> AsyncIterator[bytes]:
@@ -86,6 +111,14 @@ async def _output_events(
     summary.sha256 = digest.hexdigest()
 
 
+async def _after(first: Event | None, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """`first` (unless None), then the rest of the events it came from."""
+    if first is not None:
+        yield first
+    async for event in rest:
+        yield event
+
+
 async def job_events(
     provider: JobRunner, job: Job, chunk_bytes: int = CHUNK_BYTES
 ) -> AsyncIterator[model_pb.TransformResponse]:
@@ -97,6 +130,11 @@ async def job_events(
     """
     started = time.monotonic()
     stamp = _Stamper(job.id)
+    events = aiter(provider.transform(job))
+    # The start goes out with the provider's first event, not before: until then the caller has been
+    # told nothing, so a job that fails first (a vendor's 503 before it took the job) can still be
+    # run elsewhere by the router.
+    first = await anext(events, None)
     yield stamp(
         progress=job_pb.Progress(
             state=job_pb.JOB_STATE_STARTING, stage="start", message=f"{job.model.id} starting"
@@ -105,7 +143,7 @@ async def job_events(
     summaries: list[job_pb.OutputSummary] = []
     usage = None
     highest = 0.0
-    async for event in provider.transform(job):
+    async for event in _after(first, events):
         if isinstance(event, Progress):
             message = progress_proto(event)
             if message.HasField("fraction"):

@@ -154,7 +154,7 @@ async def test_one_model_shows_each_option_with_type_default_bounds_and_descript
     assert shown.returncode == 0, shown.stderr
     speed = next(line for line in shown.stdout.splitlines() if line.strip().startswith("speed"))
     assert speed.split()[:4] == ["speed", "number", "1", "0.5…2"], speed
-    assert "Speaking rate" in speed
+    assert "Rate as a multiplier of the normal one" in speed
     missing = prizm("models", "en_US-joe-medum", router=mesh.address)
     assert missing.returncode == 1
     assert (

@@ -89,8 +89,23 @@ def test_the_embedded_default_config_loads() -> None:
         "ffmpeg",
         "imaging",
         "ocr",
+        "openai",
+        "fal",
+        "replicate",
+        "elevenlabs",
     ]
     assert config.sidecars[0].priority > max(s.priority for s in config.sidecars[1:]), "piper is preferred"
+    local = [s for s in config.sidecars if not s.requires_env]
+    remote = {s.provider: s for s in config.sidecars if s.requires_env}
+    assert {name: s.requires_env for name, s in remote.items()} == {
+        "openai": ("OPENAI_API_KEY",),
+        "fal": ("FAL_KEY",),
+        "replicate": ("REPLICATE_API_TOKEN",),
+        "elevenlabs": ("ELEVENLABS_API_KEY",),
+    }
+    assert max(s.priority for s in remote.values()) < min(s.priority for s in local), "local first"
+    # With no key set, `prizm up` starts exactly the local providers, as before remote ones existed.
+    assert [s.provider for s in config.sidecars if not s.unset_env({})] == [s.provider for s in local]
     assert config.providers == ()
     assert config.startup_wait_s == 30.0, "a job right after start waits for piper to warm up"
 
@@ -142,6 +157,10 @@ def test_unknown_keys_are_rejected_by_name(tmp_config: Path) -> None:
         ({"sidecars": [{"provider": "piper", "args": "--fast"}]}, "sidecars[0].args"),
         ({"sidecars": [{"provider": "piper", "args": [1]}]}, "sidecars[0].args"),
         ({"sidecars": [{"provider": "piper", "priority": -1001}]}, "sidecars[0].priority"),
+        ({"sidecars": [{"provider": "openai", "requires_env": "OPENAI-KEY"}]}, "sidecars[0].requires_env"),
+        ({"sidecars": [{"provider": "openai", "requires_env": [1]}]}, "sidecars[0].requires_env"),
+        ({"sidecars": [{"provider": "openai", "env": ["X=1"]}]}, "sidecars[0].env: must map"),
+        ({"sidecars": [{"provider": "openai", "env": {"X": 1}}]}, "sidecars[0].env: must map"),
         ({"grace_s": -1}, "grace_s: must be a number ≥ 0"),
         ({"lease_s": 0}, "lease_s: must be a number ≥ 0.1"),
         ({"lease_s": "long"}, "lease_s: must be a number ≥ 0.1"),
@@ -207,3 +226,36 @@ def test_parse_address_rejects_bare_ipv6_without_port() -> None:
 def test_unknown_keys_inside_a_sidecar_are_rejected() -> None:
     with pytest.raises(ConfigError, match="replica"):
         parse_config({"sidecars": [{"provider": "piper", "replica": 3}]}, "test")
+
+
+def test_a_sidecar_can_require_environment_variables() -> None:
+    config = parse_config(
+        {"sidecars": [{"provider": "openai", "requires_env": "OPENAI_API_KEY"}, "piper"]}, "test"
+    )
+    remote, local = config.sidecars
+    assert remote.requires_env == ("OPENAI_API_KEY",) and local.requires_env == ()
+    assert remote.unset_env({}) == ["OPENAI_API_KEY"]
+    assert remote.unset_env({"OPENAI_API_KEY": "  "}) == ["OPENAI_API_KEY"]
+    assert remote.unset_env({"OPENAI_API_KEY": "sk-CANARY-1"}) == []
+    assert local.unset_env({}) == []
+
+
+def test_a_sidecar_env_is_given_to_its_process_and_may_set_what_it_requires() -> None:
+    config = parse_config(
+        {
+            "sidecars": [
+                {
+                    "provider": "openai",
+                    "requires_env": "OPENAI_API_KEY",
+                    "env": {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1", "OPENAI_API_KEY": "sk-CANARY-2"},
+                }
+            ]
+        },
+        "test",
+    )
+    (sidecar,) = config.sidecars
+    assert dict(sidecar.env) == {
+        "OPENAI_BASE_URL": "http://127.0.0.1:8080/v1",
+        "OPENAI_API_KEY": "sk-CANARY-2",
+    }
+    assert sidecar.unset_env({}) == []

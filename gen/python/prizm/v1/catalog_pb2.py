@@ -26,29 +26,29 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from prizm.v1 import media_pb2 as prizm_dot_v1_dot_media__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16prizm/v1/catalog.proto\x12\x08prizm.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x14prizm/v1/media.proto\"\xa8\x01\n\x0cProviderInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.prizm.v1.ProviderKind\x12*\n\x0c\x63\x61pabilities\x18\x04 \x03(\x0e\x32\x14.prizm.v1.Capability\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"C\n\x05Price\x12!\n\x04unit\x18\x01 \x01(\x0e\x32\x13.prizm.v1.MediaUnit\x12\x17\n\x0f\x61mount_per_unit\x18\x02 \x01(\x01\"<\n\x07Pricing\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x1f\n\x06prices\x18\x02 \x03(\x0b\x32\x0f.prizm.v1.Price\"A\n\nUnitAmount\x12!\n\x04unit\x18\x01 \x01(\x0e\x32\x13.prizm.v1.MediaUnit\x12\x10\n\x08quantity\x18\x02 \x01(\x01\"\xff\x01\n\tParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.prizm.v1.ParameterType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x07minimum\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\t\x12\x10\n\x08required\x18\x08 \x01(\x08\x12\x12\n\nmax_length\x18\t \x01(\rB\n\n\x08_minimumB\n\n\x08_maximum\"\x80\x02\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12*\n\x0c\x63\x61pabilities\x18\x04 \x03(\x0e\x32\x14.prizm.v1.Capability\x12\"\n\x07pricing\x18\x05 \x01(\x0b\x32\x11.prizm.v1.Pricing\x12\'\n\nparameters\x18\x06 \x03(\x0b\x32\x13.prizm.v1.Parameter\x12\x18\n\x10input_mime_types\x18\x07 \x03(\t\x12\x18\n\x10output_mime_type\x18\x08 \x01(\t\x12\x13\n\x0bprovider_id\x18\t \x01(\t*}\n\x0cProviderKind\x12\x1d\n\x19PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PROVIDER_KIND_REMOTE\x10\x01\x12\x17\n\x13PROVIDER_KIND_LOCAL\x10\x02\x12\x1b\n\x17PROVIDER_KIND_CONTAINER\x10\x03*\x83\x03\n\tMediaUnit\x12\x1a\n\x16MEDIA_UNIT_UNSPECIFIED\x10\x00\x12\x16\n\x12MEDIA_UNIT_REQUEST\x10\x01\x12\x1e\n\x1aMEDIA_UNIT_INPUT_CHARACTER\x10\x02\x12\x1a\n\x16MEDIA_UNIT_INPUT_TOKEN\x10\x03\x12\x1b\n\x17MEDIA_UNIT_OUTPUT_TOKEN\x10\x04\x12!\n\x1dMEDIA_UNIT_INPUT_AUDIO_SECOND\x10\x05\x12\"\n\x1eMEDIA_UNIT_OUTPUT_AUDIO_SECOND\x10\x06\x12!\n\x1dMEDIA_UNIT_INPUT_VIDEO_SECOND\x10\x07\x12\"\n\x1eMEDIA_UNIT_OUTPUT_VIDEO_SECOND\x10\x08\x12\x1b\n\x17MEDIA_UNIT_OUTPUT_IMAGE\x10\t\x12\x1f\n\x1bMEDIA_UNIT_OUTPUT_MEGAPIXEL\x10\n\x12\x1d\n\x19MEDIA_UNIT_COMPUTE_SECOND\x10\x0b*\x9d\x01\n\rParameterType\x12\x1e\n\x1aPARAMETER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15PARAMETER_TYPE_STRING\x10\x01\x12\x1a\n\x16PARAMETER_TYPE_INTEGER\x10\x02\x12\x19\n\x15PARAMETER_TYPE_NUMBER\x10\x03\x12\x1a\n\x16PARAMETER_TYPE_BOOLEAN\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16prizm/v1/catalog.proto\x12\x08prizm.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x14prizm/v1/media.proto\"\xc6\x01\n\x0cProviderInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.prizm.v1.ProviderKind\x12*\n\x0c\x63\x61pabilities\x18\x04 \x03(\x0e\x32\x14.prizm.v1.Capability\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x1c\n\x14runs_unlisted_models\x18\x07 \x01(\x08\"C\n\x05Price\x12!\n\x04unit\x18\x01 \x01(\x0e\x32\x13.prizm.v1.MediaUnit\x12\x17\n\x0f\x61mount_per_unit\x18\x02 \x01(\x01\"<\n\x07Pricing\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x1f\n\x06prices\x18\x02 \x03(\x0b\x32\x0f.prizm.v1.Price\"A\n\nUnitAmount\x12!\n\x04unit\x18\x01 \x01(\x0e\x32\x13.prizm.v1.MediaUnit\x12\x10\n\x08quantity\x18\x02 \x01(\x01\"\xff\x01\n\tParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.prizm.v1.ParameterType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x07minimum\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\t\x12\x10\n\x08required\x18\x08 \x01(\x08\x12\x12\n\nmax_length\x18\t \x01(\rB\n\n\x08_minimumB\n\n\x08_maximum\"\x80\x02\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12*\n\x0c\x63\x61pabilities\x18\x04 \x03(\x0e\x32\x14.prizm.v1.Capability\x12\"\n\x07pricing\x18\x05 \x01(\x0b\x32\x11.prizm.v1.Pricing\x12\'\n\nparameters\x18\x06 \x03(\x0b\x32\x13.prizm.v1.Parameter\x12\x18\n\x10input_mime_types\x18\x07 \x03(\t\x12\x18\n\x10output_mime_type\x18\x08 \x01(\t\x12\x13\n\x0bprovider_id\x18\t \x01(\t*}\n\x0cProviderKind\x12\x1d\n\x19PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PROVIDER_KIND_REMOTE\x10\x01\x12\x17\n\x13PROVIDER_KIND_LOCAL\x10\x02\x12\x1b\n\x17PROVIDER_KIND_CONTAINER\x10\x03*\x83\x03\n\tMediaUnit\x12\x1a\n\x16MEDIA_UNIT_UNSPECIFIED\x10\x00\x12\x16\n\x12MEDIA_UNIT_REQUEST\x10\x01\x12\x1e\n\x1aMEDIA_UNIT_INPUT_CHARACTER\x10\x02\x12\x1a\n\x16MEDIA_UNIT_INPUT_TOKEN\x10\x03\x12\x1b\n\x17MEDIA_UNIT_OUTPUT_TOKEN\x10\x04\x12!\n\x1dMEDIA_UNIT_INPUT_AUDIO_SECOND\x10\x05\x12\"\n\x1eMEDIA_UNIT_OUTPUT_AUDIO_SECOND\x10\x06\x12!\n\x1dMEDIA_UNIT_INPUT_VIDEO_SECOND\x10\x07\x12\"\n\x1eMEDIA_UNIT_OUTPUT_VIDEO_SECOND\x10\x08\x12\x1b\n\x17MEDIA_UNIT_OUTPUT_IMAGE\x10\t\x12\x1f\n\x1bMEDIA_UNIT_OUTPUT_MEGAPIXEL\x10\n\x12\x1d\n\x19MEDIA_UNIT_COMPUTE_SECOND\x10\x0b*\x9d\x01\n\rParameterType\x12\x1e\n\x1aPARAMETER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15PARAMETER_TYPE_STRING\x10\x01\x12\x1a\n\x16PARAMETER_TYPE_INTEGER\x10\x02\x12\x19\n\x15PARAMETER_TYPE_NUMBER\x10\x03\x12\x1a\n\x16PARAMETER_TYPE_BOOLEAN\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'prizm.v1.catalog_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROVIDERKIND']._serialized_start=974
-  _globals['_PROVIDERKIND']._serialized_end=1099
-  _globals['_MEDIAUNIT']._serialized_start=1102
-  _globals['_MEDIAUNIT']._serialized_end=1489
-  _globals['_PARAMETERTYPE']._serialized_start=1492
-  _globals['_PARAMETERTYPE']._serialized_end=1649
+  _globals['_PROVIDERKIND']._serialized_start=1004
+  _globals['_PROVIDERKIND']._serialized_end=1129
+  _globals['_MEDIAUNIT']._serialized_start=1132
+  _globals['_MEDIAUNIT']._serialized_end=1519
+  _globals['_PARAMETERTYPE']._serialized_start=1522
+  _globals['_PARAMETERTYPE']._serialized_end=1679
   _globals['_PROVIDERINFO']._serialized_start=89
-  _globals['_PROVIDERINFO']._serialized_end=257
-  _globals['_PRICE']._serialized_start=259
-  _globals['_PRICE']._serialized_end=326
-  _globals['_PRICING']._serialized_start=328
-  _globals['_PRICING']._serialized_end=388
-  _globals['_UNITAMOUNT']._serialized_start=390
-  _globals['_UNITAMOUNT']._serialized_end=455
-  _globals['_PARAMETER']._serialized_start=458
-  _globals['_PARAMETER']._serialized_end=713
-  _globals['_MODEL']._serialized_start=716
-  _globals['_MODEL']._serialized_end=972
+  _globals['_PROVIDERINFO']._serialized_end=287
+  _globals['_PRICE']._serialized_start=289
+  _globals['_PRICE']._serialized_end=356
+  _globals['_PRICING']._serialized_start=358
+  _globals['_PRICING']._serialized_end=418
+  _globals['_UNITAMOUNT']._serialized_start=420
+  _globals['_UNITAMOUNT']._serialized_end=485
+  _globals['_PARAMETER']._serialized_start=488
+  _globals['_PARAMETER']._serialized_end=743
+  _globals['_MODEL']._serialized_start=746
+  _globals['_MODEL']._serialized_end=1002
 # @@protoc_insertion_point(module_scope)

@@ -153,6 +153,7 @@ class ProviderInfo(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    RUNS_UNLISTED_MODELS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only. Stable id, lower-case, e.g. `piper`. Replicas share it."""
     display_name: _builtins.str
@@ -163,6 +164,11 @@ class ProviderInfo(_message.Message):
     """Output only. Version of the provider's implementation."""
     description: _builtins.str
     """Output only. One paragraph on what the provider is and does."""
+    runs_unlisted_models: _builtins.bool
+    """Output only. Whether the provider also runs models it does not list, named by id in a job (a
+    hosted API whose every endpoint is a model, e.g. fal): the router sends it a job naming a model
+    no provider lists, and the provider accepts or refuses the id.
+    """
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_media_pb2.Capability.ValueType]:
         """Output only. Union of the capabilities of its models."""
@@ -176,10 +182,11 @@ class ProviderInfo(_message.Message):
         capabilities: _abc.Iterable[_media_pb2.Capability.ValueType] | None = ...,
         version: _builtins.str = ...,
         description: _builtins.str = ...,
+        runs_unlisted_models: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "description", b"description", "display_name", b"display_name", "id", b"id", "kind", b"kind", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "description", b"description", "display_name", b"display_name", "id", b"id", "kind", b"kind", "runs_unlisted_models", b"runs_unlisted_models", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -255,6 +255,47 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     with that code.
     Details: none.
     """
+    ERROR_REASON_UPSTREAM_AUTH_FAILED: _ErrorReason.ValueType  # 41
+    """Code: FAILED_PRECONDITION.
+    When: a remote vendor refused the provider's key (HTTP 401 or 403): the
+    key is missing, wrong, revoked or lacks the permission; the provider's
+    health probe reports it too, and the provider stops serving until the key
+    works again.
+    Details: metadata `vendor`; never the key.
+    """
+    ERROR_REASON_UPSTREAM_RATE_LIMITED: _ErrorReason.ValueType  # 42
+    """Code: RESOURCE_EXHAUSTED.
+    When: a remote vendor answered HTTP 429 (rate limit or quota).
+    Details: RetryInfo from the vendor's `Retry-After` where it sent one;
+    metadata `vendor`.
+    """
+    ERROR_REASON_UPSTREAM_UNAVAILABLE: _ErrorReason.ValueType  # 43
+    """Code: UNAVAILABLE.
+    When: a remote vendor could not be reached, timed out or answered HTTP 5xx
+    before it accepted the job, so the router may try another provider.
+    Details: RetryInfo; metadata `vendor`.
+    """
+    ERROR_REASON_UPSTREAM_REJECTED: _ErrorReason.ValueType  # 44
+    """Code: INVALID_ARGUMENT.
+    When: a remote vendor rejected the request (HTTP 4xx other than 401, 403
+    and 429) for a reason Prizm's own validation did not catch.
+    Details: metadata `vendor` and `http_status`; the message carries the
+    vendor's own words, clipped and scrubbed of secrets.
+    """
+    ERROR_REASON_UPSTREAM_JOB_FAILED: _ErrorReason.ValueType  # 45
+    """Code: ABORTED.
+    When: a remote vendor accepted the job and then reported it failed (or its
+    result could not be fetched); the job may have been billed and is not
+    rerun elsewhere.
+    Details: metadata `vendor`; the message carries the vendor's words, clipped
+    and scrubbed of secrets.
+    """
+    ERROR_REASON_CONTENT_FILTERED: _ErrorReason.ValueType  # 46
+    """Code: INVALID_ARGUMENT.
+    When: a remote vendor refused the input or the output under its content
+    policy (moderation, safety checker).
+    Details: metadata `vendor`.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason a Prizm server or client gives for an error, in one place.
@@ -506,5 +547,46 @@ ERROR_REASON_REFUSED_ON_PURPOSE: ErrorReason.ValueType  # 39
 When: the `synthetic` test provider was configured to refuse every job
 with that code.
 Details: none.
+"""
+ERROR_REASON_UPSTREAM_AUTH_FAILED: ErrorReason.ValueType  # 41
+"""Code: FAILED_PRECONDITION.
+When: a remote vendor refused the provider's key (HTTP 401 or 403): the
+key is missing, wrong, revoked or lacks the permission; the provider's
+health probe reports it too, and the provider stops serving until the key
+works again.
+Details: metadata `vendor`; never the key.
+"""
+ERROR_REASON_UPSTREAM_RATE_LIMITED: ErrorReason.ValueType  # 42
+"""Code: RESOURCE_EXHAUSTED.
+When: a remote vendor answered HTTP 429 (rate limit or quota).
+Details: RetryInfo from the vendor's `Retry-After` where it sent one;
+metadata `vendor`.
+"""
+ERROR_REASON_UPSTREAM_UNAVAILABLE: ErrorReason.ValueType  # 43
+"""Code: UNAVAILABLE.
+When: a remote vendor could not be reached, timed out or answered HTTP 5xx
+before it accepted the job, so the router may try another provider.
+Details: RetryInfo; metadata `vendor`.
+"""
+ERROR_REASON_UPSTREAM_REJECTED: ErrorReason.ValueType  # 44
+"""Code: INVALID_ARGUMENT.
+When: a remote vendor rejected the request (HTTP 4xx other than 401, 403
+and 429) for a reason Prizm's own validation did not catch.
+Details: metadata `vendor` and `http_status`; the message carries the
+vendor's own words, clipped and scrubbed of secrets.
+"""
+ERROR_REASON_UPSTREAM_JOB_FAILED: ErrorReason.ValueType  # 45
+"""Code: ABORTED.
+When: a remote vendor accepted the job and then reported it failed (or its
+result could not be fetched); the job may have been billed and is not
+rerun elsewhere.
+Details: metadata `vendor`; the message carries the vendor's words, clipped
+and scrubbed of secrets.
+"""
+ERROR_REASON_CONTENT_FILTERED: ErrorReason.ValueType  # 46
+"""Code: INVALID_ARGUMENT.
+When: a remote vendor refused the input or the output under its content
+policy (moderation, safety checker).
+Details: metadata `vendor`.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

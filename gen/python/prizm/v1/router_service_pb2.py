@@ -30,21 +30,21 @@ from prizm.v1 import job_pb2 as prizm_dot_v1_dot_job__pb2
 from prizm.v1 import media_pb2 as prizm_dot_v1_dot_media__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprizm/v1/router_service.proto\x12\x08prizm.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16prizm/v1/catalog.proto\x1a\x12prizm/v1/job.proto\x1a\x14prizm/v1/media.proto\"\xb2\x01\n\x0cRoutingHints\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\'\n\x06policy\x18\x02 \x01(\x0e\x32\x17.prizm.v1.RoutingPolicy\x12 \n\x08max_cost\x18\x03 \x01(\x0b\x32\x0e.prizm.v1.Cost\x12\x16\n\x0e\x61llow_fallback\x18\x04 \x01(\x08\x12\x16\n\x0ewait_for_ready\x18\x05 \x01(\x08\x12\x15\n\rallow_restart\x18\x06 \x01(\x08\"\x86\x02\n\x10ProviderEndpoint\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12(\n\x08provider\x18\x02 \x01(\x0b\x32\x16.prizm.v1.ProviderInfo\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.prizm.v1.EndpointState\x12)\n\x06source\x18\x04 \x01(\x0e\x32\x19.prizm.v1.DiscoverySource\x12\x11\n\tin_flight\x18\x05 \x01(\r\x12/\n\x0bstate_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\x05\"\x16\n\x14ListProvidersRequest\"F\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.prizm.v1.ProviderEndpoint\"\\\n\x1eRouterServiceListModelsRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\x10\n\x08provider\x18\x02 \x01(\t\"B\n\x1fRouterServiceListModelsResponse\x12\x1f\n\x06models\x18\x01 \x03(\x0b\x32\x0f.prizm.v1.Model\"\xdc\x01\n\x1dRouterServiceTransformRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\r\n\x05model\x18\x02 \x01(\t\x12\x1f\n\x06inputs\x18\x03 \x03(\x0b\x32\x0f.prizm.v1.Asset\x12(\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\'\n\x07routing\x18\x10 \x01(\x0b\x32\x16.prizm.v1.RoutingHints\"\xfd\x01\n\x1eRouterServiceTransformResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x08progress\x18\x03 \x01(\x0b\x32\x12.prizm.v1.ProgressH\x00\x12.\n\routput_header\x18\x04 \x01(\x0b\x32\x15.prizm.v1.AssetHeaderH\x00\x12,\n\x0coutput_chunk\x18\x05 \x01(\x0b\x32\x14.prizm.v1.AssetChunkH\x00\x12*\n\ncompletion\x18\x06 \x01(\x0b\x32\x14.prizm.v1.CompletionH\x00\x42\x07\n\x05\x65vent\"\xcf\x01\n RouterServiceEstimateCostRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\r\n\x05model\x18\x02 \x01(\t\x12\x1f\n\x06inputs\x18\x03 \x03(\x0b\x32\x0f.prizm.v1.Asset\x12(\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x07routing\x18\x10 \x01(\x0b\x32\x16.prizm.v1.RoutingHints\"\x8d\x01\n!RouterServiceEstimateCostResponse\x12\x1c\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x0e.prizm.v1.Cost\x12#\n\x05usage\x18\x02 \x03(\x0b\x32\x14.prizm.v1.UnitAmount\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\"f\n\x17RegisterProviderRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08priority\x18\x03 \x01(\x05\"D\n\x18RegisterProviderResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\",\n\x19\x44\x65registerProviderRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65registerProviderResponse\"\x17\n\x15WatchProvidersRequest\"p\n\x16WatchProvidersResponse\x12(\n\x06\x63hange\x18\x01 \x01(\x0e\x32\x18.prizm.v1.EndpointChange\x12,\n\x08\x65ndpoint\x18\x02 \x01(\x0b\x32\x1a.prizm.v1.ProviderEndpoint*\x8a\x01\n\rRoutingPolicy\x12\x1e\n\x1aROUTING_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n\x17ROUTING_POLICY_PRIORITY\x10\x01\x12\x1b\n\x17ROUTING_POLICY_CHEAPEST\x10\x02\x12\x1f\n\x1bROUTING_POLICY_LEAST_LOADED\x10\x03*\xa9\x01\n\x0f\x44iscoverySource\x12 \n\x1c\x44ISCOVERY_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44ISCOVERY_SOURCE_STATIC\x10\x01\x12\x1c\n\x18\x44ISCOVERY_SOURCE_SIDECAR\x10\x02\x12\x1f\n\x1b\x44ISCOVERY_SOURCE_REGISTERED\x10\x03\x12\x18\n\x14\x44ISCOVERY_SOURCE_DNS\x10\x04*\xc0\x01\n\rEndpointState\x12\x1e\n\x1a\x45NDPOINT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45NDPOINT_STATE_PENDING\x10\x01\x12\x1a\n\x16\x45NDPOINT_STATE_SERVING\x10\x02\x12\x1e\n\x1a\x45NDPOINT_STATE_NOT_SERVING\x10\x03\x12\x1a\n\x16\x45NDPOINT_STATE_EJECTED\x10\x04\x12\x1b\n\x17\x45NDPOINT_STATE_DRAINING\x10\x05*\x86\x01\n\x0e\x45ndpointChange\x12\x1f\n\x1b\x45NDPOINT_CHANGE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45NDPOINT_CHANGE_ADDED\x10\x01\x12\x1b\n\x17\x45NDPOINT_CHANGE_UPDATED\x10\x02\x12\x1b\n\x17\x45NDPOINT_CHANGE_REMOVED\x10\x03\x32\xa2\x05\n\rRouterService\x12P\n\rListProviders\x12\x1e.prizm.v1.ListProvidersRequest\x1a\x1f.prizm.v1.ListProvidersResponse\x12\x61\n\nListModels\x12(.prizm.v1.RouterServiceListModelsRequest\x1a).prizm.v1.RouterServiceListModelsResponse\x12`\n\tTransform\x12\'.prizm.v1.RouterServiceTransformRequest\x1a(.prizm.v1.RouterServiceTransformResponse0\x01\x12g\n\x0c\x45stimateCost\x12*.prizm.v1.RouterServiceEstimateCostRequest\x1a+.prizm.v1.RouterServiceEstimateCostResponse\x12Y\n\x10RegisterProvider\x12!.prizm.v1.RegisterProviderRequest\x1a\".prizm.v1.RegisterProviderResponse\x12_\n\x12\x44\x65registerProvider\x12#.prizm.v1.DeregisterProviderRequest\x1a$.prizm.v1.DeregisterProviderResponse\x12U\n\x0eWatchProviders\x12\x1f.prizm.v1.WatchProvidersRequest\x1a .prizm.v1.WatchProvidersResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprizm/v1/router_service.proto\x12\x08prizm.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16prizm/v1/catalog.proto\x1a\x12prizm/v1/job.proto\x1a\x14prizm/v1/media.proto\"\xb2\x01\n\x0cRoutingHints\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\'\n\x06policy\x18\x02 \x01(\x0e\x32\x17.prizm.v1.RoutingPolicy\x12 \n\x08max_cost\x18\x03 \x01(\x0b\x32\x0e.prizm.v1.Cost\x12\x16\n\x0e\x61llow_fallback\x18\x04 \x01(\x08\x12\x16\n\x0ewait_for_ready\x18\x05 \x01(\x08\x12\x15\n\rallow_restart\x18\x06 \x01(\x08\"\x86\x02\n\x10ProviderEndpoint\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12(\n\x08provider\x18\x02 \x01(\x0b\x32\x16.prizm.v1.ProviderInfo\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.prizm.v1.EndpointState\x12)\n\x06source\x18\x04 \x01(\x0e\x32\x19.prizm.v1.DiscoverySource\x12\x11\n\tin_flight\x18\x05 \x01(\r\x12/\n\x0bstate_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\x05\"\x16\n\x14ListProvidersRequest\"y\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.prizm.v1.ProviderEndpoint\x12\x31\n\x0bnot_started\x18\x02 \x03(\x0b\x32\x1c.prizm.v1.NotStartedProvider\"4\n\x12NotStartedProvider\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0c\n\x04hint\x18\x02 \x01(\t\"\\\n\x1eRouterServiceListModelsRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\x10\n\x08provider\x18\x02 \x01(\t\"B\n\x1fRouterServiceListModelsResponse\x12\x1f\n\x06models\x18\x01 \x03(\x0b\x32\x0f.prizm.v1.Model\"\xdc\x01\n\x1dRouterServiceTransformRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\r\n\x05model\x18\x02 \x01(\t\x12\x1f\n\x06inputs\x18\x03 \x03(\x0b\x32\x0f.prizm.v1.Asset\x12(\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\'\n\x07routing\x18\x10 \x01(\x0b\x32\x16.prizm.v1.RoutingHints\"\xfd\x01\n\x1eRouterServiceTransformResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x08progress\x18\x03 \x01(\x0b\x32\x12.prizm.v1.ProgressH\x00\x12.\n\routput_header\x18\x04 \x01(\x0b\x32\x15.prizm.v1.AssetHeaderH\x00\x12,\n\x0coutput_chunk\x18\x05 \x01(\x0b\x32\x14.prizm.v1.AssetChunkH\x00\x12*\n\ncompletion\x18\x06 \x01(\x0b\x32\x14.prizm.v1.CompletionH\x00\x42\x07\n\x05\x65vent\"\xcf\x01\n RouterServiceEstimateCostRequest\x12(\n\ncapability\x18\x01 \x01(\x0e\x32\x14.prizm.v1.Capability\x12\r\n\x05model\x18\x02 \x01(\t\x12\x1f\n\x06inputs\x18\x03 \x03(\x0b\x32\x0f.prizm.v1.Asset\x12(\n\x07options\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x07routing\x18\x10 \x01(\x0b\x32\x16.prizm.v1.RoutingHints\"\x8d\x01\n!RouterServiceEstimateCostResponse\x12\x1c\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x0e.prizm.v1.Cost\x12#\n\x05usage\x18\x02 \x03(\x0b\x32\x14.prizm.v1.UnitAmount\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\"f\n\x17RegisterProviderRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08priority\x18\x03 \x01(\x05\"D\n\x18RegisterProviderResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\",\n\x19\x44\x65registerProviderRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65registerProviderResponse\"\x17\n\x15WatchProvidersRequest\"p\n\x16WatchProvidersResponse\x12(\n\x06\x63hange\x18\x01 \x01(\x0e\x32\x18.prizm.v1.EndpointChange\x12,\n\x08\x65ndpoint\x18\x02 \x01(\x0b\x32\x1a.prizm.v1.ProviderEndpoint*\x8a\x01\n\rRoutingPolicy\x12\x1e\n\x1aROUTING_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n\x17ROUTING_POLICY_PRIORITY\x10\x01\x12\x1b\n\x17ROUTING_POLICY_CHEAPEST\x10\x02\x12\x1f\n\x1bROUTING_POLICY_LEAST_LOADED\x10\x03*\xa9\x01\n\x0f\x44iscoverySource\x12 \n\x1c\x44ISCOVERY_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44ISCOVERY_SOURCE_STATIC\x10\x01\x12\x1c\n\x18\x44ISCOVERY_SOURCE_SIDECAR\x10\x02\x12\x1f\n\x1b\x44ISCOVERY_SOURCE_REGISTERED\x10\x03\x12\x18\n\x14\x44ISCOVERY_SOURCE_DNS\x10\x04*\xc0\x01\n\rEndpointState\x12\x1e\n\x1a\x45NDPOINT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45NDPOINT_STATE_PENDING\x10\x01\x12\x1a\n\x16\x45NDPOINT_STATE_SERVING\x10\x02\x12\x1e\n\x1a\x45NDPOINT_STATE_NOT_SERVING\x10\x03\x12\x1a\n\x16\x45NDPOINT_STATE_EJECTED\x10\x04\x12\x1b\n\x17\x45NDPOINT_STATE_DRAINING\x10\x05*\x86\x01\n\x0e\x45ndpointChange\x12\x1f\n\x1b\x45NDPOINT_CHANGE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45NDPOINT_CHANGE_ADDED\x10\x01\x12\x1b\n\x17\x45NDPOINT_CHANGE_UPDATED\x10\x02\x12\x1b\n\x17\x45NDPOINT_CHANGE_REMOVED\x10\x03\x32\xa2\x05\n\rRouterService\x12P\n\rListProviders\x12\x1e.prizm.v1.ListProvidersRequest\x1a\x1f.prizm.v1.ListProvidersResponse\x12\x61\n\nListModels\x12(.prizm.v1.RouterServiceListModelsRequest\x1a).prizm.v1.RouterServiceListModelsResponse\x12`\n\tTransform\x12\'.prizm.v1.RouterServiceTransformRequest\x1a(.prizm.v1.RouterServiceTransformResponse0\x01\x12g\n\x0c\x45stimateCost\x12*.prizm.v1.RouterServiceEstimateCostRequest\x1a+.prizm.v1.RouterServiceEstimateCostResponse\x12Y\n\x10RegisterProvider\x12!.prizm.v1.RegisterProviderRequest\x1a\".prizm.v1.RegisterProviderResponse\x12_\n\x12\x44\x65registerProvider\x12#.prizm.v1.DeregisterProviderRequest\x1a$.prizm.v1.DeregisterProviderResponse\x12U\n\x0eWatchProviders\x12\x1f.prizm.v1.WatchProvidersRequest\x1a .prizm.v1.WatchProvidersResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'prizm.v1.router_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTINGPOLICY']._serialized_start=2131
-  _globals['_ROUTINGPOLICY']._serialized_end=2269
-  _globals['_DISCOVERYSOURCE']._serialized_start=2272
-  _globals['_DISCOVERYSOURCE']._serialized_end=2441
-  _globals['_ENDPOINTSTATE']._serialized_start=2444
-  _globals['_ENDPOINTSTATE']._serialized_end=2636
-  _globals['_ENDPOINTCHANGE']._serialized_start=2639
-  _globals['_ENDPOINTCHANGE']._serialized_end=2773
+  _globals['_ROUTINGPOLICY']._serialized_start=2236
+  _globals['_ROUTINGPOLICY']._serialized_end=2374
+  _globals['_DISCOVERYSOURCE']._serialized_start=2377
+  _globals['_DISCOVERYSOURCE']._serialized_end=2546
+  _globals['_ENDPOINTSTATE']._serialized_start=2549
+  _globals['_ENDPOINTSTATE']._serialized_end=2741
+  _globals['_ENDPOINTCHANGE']._serialized_start=2744
+  _globals['_ENDPOINTCHANGE']._serialized_end=2878
   _globals['_ROUTINGHINTS']._serialized_start=205
   _globals['_ROUTINGHINTS']._serialized_end=383
   _globals['_PROVIDERENDPOINT']._serialized_start=386
@@ -52,31 +52,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTPROVIDERSREQUEST']._serialized_start=650
   _globals['_LISTPROVIDERSREQUEST']._serialized_end=672
   _globals['_LISTPROVIDERSRESPONSE']._serialized_start=674
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=744
-  _globals['_ROUTERSERVICELISTMODELSREQUEST']._serialized_start=746
-  _globals['_ROUTERSERVICELISTMODELSREQUEST']._serialized_end=838
-  _globals['_ROUTERSERVICELISTMODELSRESPONSE']._serialized_start=840
-  _globals['_ROUTERSERVICELISTMODELSRESPONSE']._serialized_end=906
-  _globals['_ROUTERSERVICETRANSFORMREQUEST']._serialized_start=909
-  _globals['_ROUTERSERVICETRANSFORMREQUEST']._serialized_end=1129
-  _globals['_ROUTERSERVICETRANSFORMRESPONSE']._serialized_start=1132
-  _globals['_ROUTERSERVICETRANSFORMRESPONSE']._serialized_end=1385
-  _globals['_ROUTERSERVICEESTIMATECOSTREQUEST']._serialized_start=1388
-  _globals['_ROUTERSERVICEESTIMATECOSTREQUEST']._serialized_end=1595
-  _globals['_ROUTERSERVICEESTIMATECOSTRESPONSE']._serialized_start=1598
-  _globals['_ROUTERSERVICEESTIMATECOSTRESPONSE']._serialized_end=1739
-  _globals['_REGISTERPROVIDERREQUEST']._serialized_start=1741
-  _globals['_REGISTERPROVIDERREQUEST']._serialized_end=1843
-  _globals['_REGISTERPROVIDERRESPONSE']._serialized_start=1845
-  _globals['_REGISTERPROVIDERRESPONSE']._serialized_end=1913
-  _globals['_DEREGISTERPROVIDERREQUEST']._serialized_start=1915
-  _globals['_DEREGISTERPROVIDERREQUEST']._serialized_end=1959
-  _globals['_DEREGISTERPROVIDERRESPONSE']._serialized_start=1961
-  _globals['_DEREGISTERPROVIDERRESPONSE']._serialized_end=1989
-  _globals['_WATCHPROVIDERSREQUEST']._serialized_start=1991
-  _globals['_WATCHPROVIDERSREQUEST']._serialized_end=2014
-  _globals['_WATCHPROVIDERSRESPONSE']._serialized_start=2016
-  _globals['_WATCHPROVIDERSRESPONSE']._serialized_end=2128
-  _globals['_ROUTERSERVICE']._serialized_start=2776
-  _globals['_ROUTERSERVICE']._serialized_end=3450
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=795
+  _globals['_NOTSTARTEDPROVIDER']._serialized_start=797
+  _globals['_NOTSTARTEDPROVIDER']._serialized_end=849
+  _globals['_ROUTERSERVICELISTMODELSREQUEST']._serialized_start=851
+  _globals['_ROUTERSERVICELISTMODELSREQUEST']._serialized_end=943
+  _globals['_ROUTERSERVICELISTMODELSRESPONSE']._serialized_start=945
+  _globals['_ROUTERSERVICELISTMODELSRESPONSE']._serialized_end=1011
+  _globals['_ROUTERSERVICETRANSFORMREQUEST']._serialized_start=1014
+  _globals['_ROUTERSERVICETRANSFORMREQUEST']._serialized_end=1234
+  _globals['_ROUTERSERVICETRANSFORMRESPONSE']._serialized_start=1237
+  _globals['_ROUTERSERVICETRANSFORMRESPONSE']._serialized_end=1490
+  _globals['_ROUTERSERVICEESTIMATECOSTREQUEST']._serialized_start=1493
+  _globals['_ROUTERSERVICEESTIMATECOSTREQUEST']._serialized_end=1700
+  _globals['_ROUTERSERVICEESTIMATECOSTRESPONSE']._serialized_start=1703
+  _globals['_ROUTERSERVICEESTIMATECOSTRESPONSE']._serialized_end=1844
+  _globals['_REGISTERPROVIDERREQUEST']._serialized_start=1846
+  _globals['_REGISTERPROVIDERREQUEST']._serialized_end=1948
+  _globals['_REGISTERPROVIDERRESPONSE']._serialized_start=1950
+  _globals['_REGISTERPROVIDERRESPONSE']._serialized_end=2018
+  _globals['_DEREGISTERPROVIDERREQUEST']._serialized_start=2020
+  _globals['_DEREGISTERPROVIDERREQUEST']._serialized_end=2064
+  _globals['_DEREGISTERPROVIDERRESPONSE']._serialized_start=2066
+  _globals['_DEREGISTERPROVIDERRESPONSE']._serialized_end=2094
+  _globals['_WATCHPROVIDERSREQUEST']._serialized_start=2096
+  _globals['_WATCHPROVIDERSREQUEST']._serialized_end=2119
+  _globals['_WATCHPROVIDERSRESPONSE']._serialized_start=2121
+  _globals['_WATCHPROVIDERSRESPONSE']._serialized_end=2233
+  _globals['_ROUTERSERVICE']._serialized_start=2881
+  _globals['_ROUTERSERVICE']._serialized_end=3555
 # @@protoc_insertion_point(module_scope)

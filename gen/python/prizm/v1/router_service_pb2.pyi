@@ -289,22 +289,57 @@ class ListProvidersResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROVIDERS_FIELD_NUMBER: _builtins.int
+    NOT_STARTED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderEndpoint]:
         """Output only. Every known endpoint, sorted by provider id then address."""
+
+    @_builtins.property
+    def not_started(self) -> _containers.RepeatedCompositeFieldContainer[Global___NotStartedProvider]:
+        """Output only. Providers of the router's config that it did not start, and
+        what would enable each (a remote provider whose key is not set), sorted by
+        provider name.
+        """
 
     def __init__(
         self,
         *,
         providers: _abc.Iterable[Global___ProviderEndpoint] | None = ...,
+        not_started: _abc.Iterable[Global___NotStartedProvider] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["providers", b"providers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_started", b"not_started", "providers", b"providers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListProvidersResponse: _TypeAlias = ListProvidersResponse  # noqa: Y015
+
+@_typing.final
+class NotStartedProvider(_message.Message):
+    """A provider of the router's config that the router did not start."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    HINT_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Output only. The provider's name, as the config gives it (`openai`)."""
+    hint: _builtins.str
+    """Output only. What would enable it, e.g. `set OPENAI_API_KEY`."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        hint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hint", b"hint", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotStartedProvider: _TypeAlias = NotStartedProvider  # noqa: Y015
 
 @_typing.final
 class RouterServiceListModelsRequest(_message.Message):

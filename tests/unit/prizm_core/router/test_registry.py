@@ -201,3 +201,15 @@ async def test_the_idle_event_follows_the_jobs_in_flight(registry: Registry) -> 
     assert not endpoint.idle.is_set() and endpoint.in_flight == 1
     endpoint.end_call()
     assert endpoint.idle.is_set() and endpoint.in_flight == 0
+
+
+def test_a_provider_that_runs_unlisted_models_takes_a_model_no_one_lists() -> None:
+    fal = catalog("fal", [("fal-ai/flux/schnell", [TTS])])
+    assert fal.model_for(TTS, "fal-ai/new/model") is None
+    fal.info.runs_unlisted_models = True
+    unlisted = fal.model_for(TTS, "fal-ai/new/model")
+    assert unlisted is not None and (unlisted.id, unlisted.message.provider_id) == ("fal-ai/new/model", "fal")
+    assert unlisted.capabilities == frozenset({TTS})
+    # The default, and a listed model, stay what the list says.
+    assert fal.model_for(TTS) == fal.model_for(TTS, "fal-ai/flux/schnell") == fal.models[0]
+    assert fal.model_for(TTS, "fal-ai/new/model") is not None and fal.model_for(TTS, "") == fal.models[0]

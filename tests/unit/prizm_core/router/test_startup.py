@@ -151,6 +151,22 @@ async def test_a_sidecar_past_its_startup_wait_is_reported_still_starting(router
     assert ready_line(router, [], "127.0.0.1:1", time.monotonic()) == "ready on 127.0.0.1:1"
 
 
+async def test_a_sidecar_that_listens_but_cannot_serve_is_reported_at_once(router: Router) -> None:
+    refused, piper = _sidecar("acme", 41221), _sidecar("piper", 41222)
+    endpoint = _warming(router, 41221, "acme", 0)
+    _serve(router, _warming(router, 41222, "piper", 0), PIPER)
+    assert ready_line(router, [refused, piper], "127.0.0.1:1", time.monotonic()) is None, "still warming"
+    # What the health monitor does when the provider's own status says it stopped.
+    endpoint.signals.report(
+        router_pb.ENDPOINT_STATE_NOT_SERVING, "health: NOT_SERVING: UPSTREAM_AUTH_FAILED: no"
+    )
+    router.registry.refresh(endpoint)
+    router.registry.stop_warming(endpoint.address)
+    assert ready_line(router, [refused, piper], "127.0.0.1:1", time.monotonic()) == (
+        "ready: piper on 127.0.0.1:1; not serving acme (UPSTREAM_AUTH_FAILED: no)"
+    )
+
+
 async def test_a_skipped_sidecar_leaves_and_a_crashed_one_is_no_longer_waited_for(router: Router) -> None:
     hooks = SidecarEndpoints(router)
     skipped, crashed = _sidecar("ocr", 41219), _sidecar("piper", 41220)

@@ -17,10 +17,12 @@ nocases = provider_servers.synthetic.provider:SyntheticProvider
 broken = provider_servers.synthetic.provider:SyntheticProvider
 
 leaky = leaky_provider:LeakyProvider
+envy = envy_provider:EnvyProvider
 
 [prizm.contract]
 broken = no_such_module.contract:cases
 leaky = leaky_provider:cases
+envy = envy_provider:cases
 """
 # A provider that starts a process for each job and leaves it running when the job is cancelled.
 LEAKY = """
@@ -61,6 +63,57 @@ def cases():
     return [Case(Capability.TEXT_TO_TEXT, sample=sample, check=lambda data: None, long_input=sample)]
 """
 
+# A provider that answers with a variable of its environment, which only its cases' `environment()`
+# sets; leaving the environment writes a file, so the test sees that it was left.
+ENVY = """
+import contextlib
+import os
+from pathlib import Path
+
+from provider_servers.contract import Case, text_input
+from provider_servers.sdk import Capability, MediaKind, ModelSpec, Output, Provider, ProviderKind
+
+MODEL = ModelSpec(
+    id="envy-v1",
+    display_name="Envy",
+    description="Says its word.",
+    capabilities=(Capability.TEXT_TO_TEXT,),
+    output_mime_type="text/plain",
+)
+
+
+class EnvyProvider(Provider):
+    id, display_name, kind = "envy", "Envy", ProviderKind.REMOTE
+
+    def __init__(self, word=""):
+        self.word = word
+
+    @classmethod
+    def from_environment(cls, environ):
+        return cls(environ.get("ENVY_WORD", "unset"))
+
+    def models(self):
+        return [MODEL]
+
+    async def transform(self, job):
+        yield Output(kind=MediaKind.TEXT, mime_type="text/plain", data=self.word.encode())
+
+
+@contextlib.contextmanager
+def environment():
+    yield {"ENVY_WORD": "canary-" + str(os.getpid())}
+    Path("left").write_text("left")
+
+
+def check(data):
+    assert data.decode().startswith("canary-"), data
+
+
+def cases():
+    sample = lambda: text_input("x")
+    return [Case(Capability.TEXT_TO_TEXT, sample=sample, check=check, long_input=sample)]
+"""
+
 
 @pytest.fixture
 def installed(tmp_path: Path) -> Path:
@@ -70,6 +123,7 @@ def installed(tmp_path: Path) -> Path:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-providers\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(ENTRY_POINTS)
     (tmp_path / "leaky_provider.py").write_text(LEAKY)
+    (tmp_path / "envy_provider.py").write_text(ENVY)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     return tmp_path
 
@@ -109,3 +163,11 @@ def test_an_unknown_provider_is_a_usage_error_naming_the_installed_ones(installe
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert "--prizm-provider no-such: not installed" in done.stderr
     assert "broken" in done.stderr and "synthetic" in done.stderr
+
+
+def test_a_cases_module_environment_reaches_the_provider_server_and_is_left(installed: Path) -> None:
+    assert "ENVY_WORD" not in os.environ
+    done = _suite(installed, "--prizm-provider", "envy", "-k", "transforms")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout, done.stdout
+    assert (installed / "left").read_text() == "left"
