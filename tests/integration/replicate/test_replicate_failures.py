@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -13,34 +12,7 @@ from prizm_core.client.events import Progress
 from prizm_core.errors import PrizmError, Reason
 from provider_servers.contract.polling import wait_until
 from provider_servers.replicate.fake import ReplicateFake
-from tests.support.replicate import LLAMA, PRO, SCHNELL, TOKEN, Mesh, last_id, replicate_mesh, reset
-
-
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    """The fake Replicate, the provider and a router, for the whole module."""
-    with replicate_mesh(tmp_path_factory.mktemp("replicate")) as started:
-        yield started
-
-
-@pytest.fixture(autouse=True)
-def fresh_script(mesh: Mesh) -> None:
-    """Each test starts from predictions that end at creation and the right token."""
-    reset(mesh.fake)
-
-
-@pytest.fixture
-def fake(mesh: Mesh) -> ReplicateFake:
-    """The fake Replicate."""
-    return mesh.fake
-
-
-@pytest.fixture
-async def client(mesh: Mesh) -> PrizmClient:
-    """A client of the router that never retries, once Replicate serves text-to-image there."""
-    client = PrizmClient(mesh.router.address, max_attempts=1)
-    await client.wait_for_capability("text-to-image", 60, provider="replicate")
-    return client
+from tests.support.replicate import LLAMA, PRO, SCHNELL, TOKEN, last_id
 
 
 async def test_an_unlisted_model_with_an_option_no_schema_takes_is_refused_before_any_call(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,38 +22,9 @@ from tests.support.replicate import (
     creations,
     last_id,
     output_bytes,
-    replicate_mesh,
-    reset,
 )
 
 FIFTY_MB = 50 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    """The fake Replicate, the provider and a router, for the whole module."""
-    with replicate_mesh(tmp_path_factory.mktemp("replicate")) as started:
-        yield started
-
-
-@pytest.fixture(autouse=True)
-def fresh_script(mesh: Mesh) -> None:
-    """Each test starts from predictions that end at creation and the right token."""
-    reset(mesh.fake)
-
-
-@pytest.fixture
-def fake(mesh: Mesh) -> ReplicateFake:
-    """The fake Replicate."""
-    return mesh.fake
-
-
-@pytest.fixture
-async def client(mesh: Mesh) -> PrizmClient:
-    """A client of the router that never retries, once Replicate serves text-to-image there."""
-    client = PrizmClient(mesh.router.address, max_attempts=1)
-    await client.wait_for_capability("text-to-image", 60, provider="replicate")
-    return client
 
 
 async def test_prefer_wait_finishes_a_short_job_without_polling(
