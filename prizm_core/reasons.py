@@ -314,3 +314,25 @@ class Reason(StrEnum):
 
     Code: INVALID_ARGUMENT. Details: metadata `vendor`.
     """
+
+    NO_GPU = "NO_GPU"
+    """A service manifest asks for GPUs (`requirements.gpus`) and the machine has none the container
+    engine can hand over (no `nvidia` runtime, no device listed by `nvidia-smi -L`); nothing was created.
+
+    Code: FAILED_PRECONDITION. Details: metadata `service` (the manifest's name).
+    """
+
+    SERVICE_FAILED = "SERVICE_FAILED"
+    """A service container could not be set up (image build or pull failed), exited, or did not become
+    healthy within its start timeout.
+
+    Code: UNAVAILABLE. Details: metadata `service`; the message ends with the container's last log lines
+    where it ran.
+    """
+
+    MANIFEST_INVALID = "MANIFEST_INVALID"
+    """A service manifest (`prizm.service.yml`) is not valid YAML or does not fit its schema.
+
+    Code: INVALID_ARGUMENT. Details: BadRequest, one violation per problem, on the field's path
+    (`health.http`); the message names the file and line of each.
+    """

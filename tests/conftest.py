@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from provider_servers.contract.plugin import ProviderServers
 
 # The contract suite's plugin: its options, and the providers' servers shared with the tests here.
-pytest_plugins = ("provider_servers.contract.plugin",)
+# The Docker engine's: the `docker_client` and `no_docker_leftovers` fixtures of the `docker` tests.
+pytest_plugins = ("provider_servers.contract.plugin", "tests.support.docker_engine")
 
 
 def _session_provider(name: str) -> Callable[[ProviderServers], ServerProcess]:

@@ -296,6 +296,27 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     policy (moderation, safety checker).
     Details: metadata `vendor`.
     """
+    ERROR_REASON_NO_GPU: _ErrorReason.ValueType  # 47
+    """Code: FAILED_PRECONDITION.
+    When: a service manifest asks for GPUs (`requirements.gpus`) and the
+    machine has none the container engine can hand over (no `nvidia` runtime,
+    no device listed by `nvidia-smi -L`); nothing was created.
+    Details: metadata `service` (the manifest's name).
+    """
+    ERROR_REASON_SERVICE_FAILED: _ErrorReason.ValueType  # 48
+    """Code: UNAVAILABLE.
+    When: a service container could not be set up (image build or pull
+    failed), exited, or did not become healthy within its start timeout.
+    Details: metadata `service`; the message ends with the container's last
+    log lines where it ran.
+    """
+    ERROR_REASON_MANIFEST_INVALID: _ErrorReason.ValueType  # 49
+    """Code: INVALID_ARGUMENT.
+    When: a service manifest (`prizm.service.yml`) is not valid YAML or does
+    not fit its schema.
+    Details: BadRequest, one violation per problem, on the field's path
+    (`health.http`); the message names the file and line of each.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason a Prizm server or client gives for an error, in one place.
@@ -588,5 +609,26 @@ ERROR_REASON_CONTENT_FILTERED: ErrorReason.ValueType  # 46
 When: a remote vendor refused the input or the output under its content
 policy (moderation, safety checker).
 Details: metadata `vendor`.
+"""
+ERROR_REASON_NO_GPU: ErrorReason.ValueType  # 47
+"""Code: FAILED_PRECONDITION.
+When: a service manifest asks for GPUs (`requirements.gpus`) and the
+machine has none the container engine can hand over (no `nvidia` runtime,
+no device listed by `nvidia-smi -L`); nothing was created.
+Details: metadata `service` (the manifest's name).
+"""
+ERROR_REASON_SERVICE_FAILED: ErrorReason.ValueType  # 48
+"""Code: UNAVAILABLE.
+When: a service container could not be set up (image build or pull
+failed), exited, or did not become healthy within its start timeout.
+Details: metadata `service`; the message ends with the container's last
+log lines where it ran.
+"""
+ERROR_REASON_MANIFEST_INVALID: ErrorReason.ValueType  # 49
+"""Code: INVALID_ARGUMENT.
+When: a service manifest (`prizm.service.yml`) is not valid YAML or does
+not fit its schema.
+Details: BadRequest, one violation per problem, on the field's path
+(`health.http`); the message names the file and line of each.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
