@@ -35,10 +35,12 @@ protos: $(NODE_STAMP)
 gen: $(PY_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/python scripts/gen_options_doc.py
+	$(BIN)/python -m prizm_core.services.schema
 
 gen-check: $(PY_STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 	$(BIN)/python scripts/gen_options_doc.py --check
+	$(BIN)/python -m prizm_core.services.schema --check
 
 pytest: $(PY_STAMP)
 	$(BIN)/pytest
