@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -23,6 +23,9 @@ from prizm_core.enums import Capability, MediaUnit
 from prizm_core.errors import invalid_argument
 from prizm_core.option_vocabulary import STANDARD_OPTIONS
 from provider_servers.sdk import ModelSpec, OptionValue, Param, standard_param
+
+# Re-exported: undeclared models of hosted APIs are one use of it; the SDK owns it.
+from provider_servers.sdk.options import inferred_params
 
 __all__ = [
     "CapabilityName",
@@ -209,21 +212,3 @@ def parse_setting(text: str, parse: Callable[[object], list[_Model]]) -> list[_M
         return parse(yaml.safe_load(text) or [])
     except (yaml.YAMLError, ModelsConfigError) as exc:
         raise invalid_argument([("settings.models", str(exc))]) from None
-
-
-def inferred_params(options: Mapping[str, object], note: str) -> tuple[Param, ...]:
-    """Parameters for an undeclared model: one per option given, of the type of its value.
-
-    So that the SDK's check lets exactly these options through, and still refuses a value no
-    option may hold (a list, an object, a null); a whole number is an integer.
-    """
-    kinds = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
-    params = []
-    for name, value in options.items():
-        found = next((kind for python, kind in kinds if isinstance(value, python)), None)
-        # A request's numbers are all doubles (`Struct`): a whole one goes on as the integer it was.
-        if isinstance(value, float) and value.is_integer():
-            found = "integer"
-        if found is not None:
-            params.append(Param(name, found, note))  # type: ignore[arg-type]  # one of Param's types
-    return tuple(params)

@@ -56,6 +56,8 @@ class ModelSpec:
         input_mime_types: MIME types accepted as input; empty accepts any of the right kind.
         output_mime_type: MIME type of the output.
         max_inputs: Most input assets a job may carry.
+        unchecked_options: Whether options it does not declare pass through as given, each of the
+            type of its value (a model whose schema is unknown); declared ones are still checked.
     """
 
     id: str
@@ -68,6 +70,7 @@ class ModelSpec:
     input_mime_types: tuple[str, ...] = ()
     output_mime_type: str = ""
     max_inputs: int = 1
+    unchecked_options: bool = False
 
     def cost(self, usage: Mapping[MediaUnit, float]) -> float:
         """What `usage` costs under this model's prices."""

@@ -148,7 +148,7 @@ class ModelServicer:
         capability = _capability(request.capability)
         given = option_values(request.options)
         model = self._model(capability, request.model, given)
-        options = resolve_options(model.parameters, given)
+        options = resolve_options(model.parameters, given, unchecked=model.unchecked_options)
         job_id = checked_job_id(job_id)
         inputs = tuple(
             [await _input_asset(i, asset, context, workdir) for i, asset in enumerate(request.inputs)]

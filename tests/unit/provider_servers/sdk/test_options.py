@@ -107,3 +107,12 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(fields) == len(set(fields))
     for field in fields:
         assert field in caught.value.message
+
+
+def test_unchecked_options_pass_as_given_and_declared_ones_are_still_checked() -> None:
+    # A model whose schema is unknown (a Cog server without one): `ModelSpec.unchecked_options`.
+    resolved = resolve_options(PARAMS[:1], {"times": 3.0, "sep": "+", "loud": True}, unchecked=True)
+    assert resolved == {"speed": 1.0, "times": 3, "sep": "+", "loud": True}
+    with pytest.raises(PrizmError) as caught:
+        resolve_options(PARAMS[:1], {"speed": 9.0, "extra": None}, unchecked=True)
+    assert set(dict(caught.value.field_violations)) == {"options.speed", "options.extra"}
