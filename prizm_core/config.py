@@ -13,7 +13,10 @@ from typing import Any
 import yaml
 from prizm.v1 import router_service_pb2 as router_pb
 
+from prizm_core.services.manifest import ManifestError, load_manifest
+
 __all__ = [
+    "SERVICE_MANIFEST_ENV",
     "ConfigError",
     "DnsTarget",
     "HealthSettings",
@@ -81,6 +84,9 @@ class SidecarSpec:
             key); without them the router does not launch it and lists what to set.
         env: Variables set for its process on top of the router's own (a remote provider's base
             URL: `OPENAI_BASE_URL` for a gateway). Keys belong in the environment, not here.
+        python: The interpreter that runs `-m prizm_core.cli serve-provider` (a provider installed
+            in its own virtual environment); the router's own when empty.
+        label: Its name in logs and listings (a container service's name); `provider` when empty.
     """
 
     provider: str
@@ -89,6 +95,13 @@ class SidecarSpec:
     args: tuple[str, ...] = ()
     requires_env: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    python: str = ""
+    label: str = ""
+
+    @property
+    def shown_name(self) -> str:
+        """The name it is listed and logged by: `label`, else `provider`."""
+        return self.label or self.provider
 
     def unset_env(self, environ: Mapping[str, str]) -> list[str]:
         """The variables of `requires_env` that neither `environ` nor `env` sets (or sets empty)."""
@@ -200,6 +213,38 @@ def _sidecar(item: object, where: str) -> SidecarSpec:
     )
 
 
+# The variable through which a container service's sidecar gets its manifest (the provider
+# harness takes no options of a provider's own).
+SERVICE_MANIFEST_ENV = "PRIZM_SERVICE_MANIFEST"
+
+
+def _service(item: object, where: str, base: Path) -> SidecarSpec:
+    """A `services:` entry: the container provider of one `prizm.service.yml`, as a sidecar."""
+    if isinstance(item, str):
+        item = {"manifest": item}
+    if not isinstance(item, dict) or not isinstance(item.get("manifest"), str):
+        raise ConfigError(f"{where}: needs a manifest path")
+    _no_unknown_keys(item, {"manifest", "priority"}, where)
+    path = (base / item["manifest"]).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{where}.manifest: no such file: {path}")
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        raise ConfigError(f"{where}.manifest: not a valid service manifest:\n{exc}") from None
+    return SidecarSpec(
+        provider="container",
+        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        env=((SERVICE_MANIFEST_ENV, str(path)),),
+        label=manifest.name,
+    )
+
+
+def _services(data: Mapping[str, Any], source: str, base: Path) -> tuple[SidecarSpec, ...]:
+    entries = _list(data, "services", source)
+    return tuple(_service(item, f"{source}: services[{i}]", base) for i, item in enumerate(entries))
+
+
 def _env(value: object, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(
         isinstance(name, str) and _ENV_NAME.fullmatch(name) and isinstance(text, str)
@@ -250,6 +295,7 @@ _TOP_LEVEL = {
     "listen",
     "providers",
     "sidecars",
+    "services",
     "dns",
     "default_policy",
     "reflection",
@@ -270,8 +316,9 @@ _TOP_LEVEL = {
 }
 
 
-def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
-    """Builds a RouterConfig from parsed YAML; unknown keys are errors."""
+def parse_config(data: Mapping[str, Any], source: str, base: Path | None = None) -> RouterConfig:
+    """Builds a RouterConfig from parsed YAML; unknown keys are errors. Relative manifest paths of
+    `services:` start from `base` (the config file's folder), else from the working folder."""
     _no_unknown_keys(dict(data), _TOP_LEVEL, source)
     listen = str(data.get("listen", RouterConfig.listen))
     parse_address(listen)
@@ -285,7 +332,8 @@ def parse_config(data: Mapping[str, Any], source: str) -> RouterConfig:
         ),
         sidecars=tuple(
             _sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(_list(data, "sidecars", source))
-        ),
+        )
+        + _services(data, source, base or Path.cwd()),
         dns=tuple(_dns(d, f"{source}: dns[{i}]") for i, d in enumerate(_list(data, "dns", source))),
         default_policy=parse_policy(str(data.get("default_policy", "priority"))),
         reflection=bool(data.get("reflection", True)),
@@ -337,4 +385,4 @@ def load_config(path: Path | None) -> RouterConfig:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping at the top level")
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), path.parent)

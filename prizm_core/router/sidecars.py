@@ -44,8 +44,8 @@ class Sidecar:
 
     @property
     def name(self) -> str:
-        """`provider#replica`, for logs."""
-        return f"{self.spec.provider}#{self.replica}"
+        """`provider#replica` (or `label#replica`), for logs."""
+        return f"{self.spec.shown_name}#{self.replica}"
 
 
 class SidecarHooks(Protocol):
@@ -115,7 +115,8 @@ class SidecarManager:
         # A restart reuses the port, so the router's endpoint (and its channel) stays the same.
         port = sidecar.address.rpartition(":")[2]
         command = [
-            sys.executable, "-m", "prizm_core.cli", "serve-provider", sidecar.spec.provider,
+            sidecar.spec.python or sys.executable,
+            "-m", "prizm_core.cli", "serve-provider", sidecar.spec.provider,
             "--host", "127.0.0.1", "--port", port, "--parent-pid", str(os.getpid()),
             *sidecar.spec.args,
         ]  # fmt: skip

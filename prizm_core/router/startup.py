@@ -30,7 +30,7 @@ class SidecarEndpoints:
             sidecar.address,
             router_pb.DISCOVERY_SOURCE_SIDECAR,
             sidecar.spec.priority,
-            name=sidecar.spec.provider,
+            name=sidecar.spec.shown_name,
             warming=sidecar.restarts == 0,
             # Not dialled before it listens: a connect to a port nobody listens on can be given that
             # very port as its source (a TCP self-connect), and then holds it against the child.
@@ -71,14 +71,14 @@ def ready_line(router: Router, sidecars: Sequence[Sidecar], address: str, now: f
 
     E.g. `ready: piper, espeak on 127.0.0.1:50051; skipped ocr (pip install 'prizm[ocr]')`.
     """
-    replicas = {s.spec.provider: s.spec.replicas for s in sidecars}
+    replicas = {s.spec.shown_name: s.spec.replicas for s in sidecars}
     serving: list[str] = []
     others: list[str] = []
     for sidecar in sidecars:
         outcome = _outcome(router, sidecar, now)
         if outcome is None:
             return None
-        label = sidecar.spec.provider if replicas[sidecar.spec.provider] == 1 else sidecar.name
+        label = sidecar.spec.shown_name if replicas[sidecar.spec.shown_name] == 1 else sidecar.name
         verdict, why = outcome
         if verdict == "serving":
             serving.append(label)

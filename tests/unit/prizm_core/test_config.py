@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from prizm_core.config import (
     parse_config,
     parse_policy,
 )
+from provider_servers.container.contract import EXAMPLE
 
 
 def _write(path: Path, text: str) -> Path:
@@ -259,3 +261,58 @@ def test_a_sidecar_env_is_given_to_its_process_and_may_set_what_it_requires() ->
         "OPENAI_API_KEY": "sk-CANARY-2",
     }
     assert sidecar.unset_env({}) == []
+
+
+def test_services_become_container_sidecars_named_by_their_manifest(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "services" / "shout")
+    (tmp_path / "conf").mkdir()
+    config = load_config(
+        _write(
+            tmp_path / "conf" / "router.yaml",
+            "sidecars: [piper]\n"
+            "services:\n  - {manifest: ../services/shout/prizm.service.yml, priority: 7}\n",
+        )
+    )
+    piper, shout = config.sidecars
+    assert piper.provider == "piper" and piper.shown_name == "piper"
+    manifest = (tmp_path / "services" / "shout" / "prizm.service.yml").resolve()
+    assert shout == SidecarSpec(
+        provider="container", priority=7, env=(("PRIZM_SERVICE_MANIFEST", str(manifest)),), label="shout"
+    )
+    assert shout.shown_name == "shout" and shout.python == ""
+
+
+def test_a_service_by_absolute_path_as_a_bare_string() -> None:
+    (service,) = parse_config({"services": [str(EXAMPLE / "prizm.service.yml")]}, "test").sidecars
+    assert dict(service.env) == {"PRIZM_SERVICE_MANIFEST": str(EXAMPLE / "prizm.service.yml")}
+    assert (service.provider, service.priority, service.label) == ("container", 0, "shout")
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ({"manifest": "nowhere/prizm.service.yml"}, r"services\[0\]\.manifest: no such file: .*nowhere"),
+        (
+            {"manifest": str(EXAMPLE / "prizm.service.yml"), "replicas": 2},
+            r"services\[0\]: unknown key\(s\) replicas",
+        ),
+        ({"priority": 3}, r"services\[0\]: needs a manifest path"),
+        ({"manifest": str(EXAMPLE / "prizm.service.yml"), "priority": "high"}, r"services\[0\]\.priority"),
+    ],
+)
+def test_bad_service_entries_are_rejected_by_name(entry: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        parse_config({"services": [entry]}, "test")
+
+
+def test_a_service_whose_manifest_is_invalid_is_rejected_with_the_field(tmp_path: Path) -> None:
+    manifest = _write(
+        tmp_path / "prizm.service.yml",
+        "name: Bad Name\nversion: 1.0.0\nimage: x:1\nport: 5000\nhealth: {http: /h}\n"
+        "capabilities: [text-to-audio]\nadapter: {kind: cog}\n",
+    )
+    with pytest.raises(
+        ConfigError, match=r"services\[0\]\.manifest: not a valid service manifest:\n.*:1: name: "
+    ):
+        parse_config({"services": [{"manifest": "prizm.service.yml"}]}, "test", tmp_path)
+    assert manifest.is_file()
