@@ -15,8 +15,10 @@ from prizm_core.cli.convert import add_convert_command
 from prizm_core.cli.explain import UsageError, explain
 from prizm_core.cli.flags import router_address_flag
 from prizm_core.cli.listing import add_listing_commands
+from prizm_core.cli.provider import add_provider_command
 from prizm_core.cli.run import add_run_command
 from prizm_core.cli.serve import add_serve_commands
+from prizm_core.cli.service import add_service_commands
 from prizm_core.client import DEFAULT_ROUTER, router_address
 from prizm_core.errors import PrizmError
 
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_listing_commands(commands, router)
     add_run_command(commands, router)
     add_convert_command(commands, router)
+    add_provider_command(commands, router)
+    add_service_commands(commands)
     _add_completion_command(commands)
     return parser
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import os
 import sys
 from collections.abc import Coroutine
 from importlib.metadata import entry_points
@@ -22,6 +23,8 @@ from prizm_core.config import (
     load_config,
     parse_address,
 )
+from prizm_core.installed import InstallError, Store, prizm_home, with_installed
+from prizm_core.installed.running import stop_replaced
 from prizm_core.logs import configure_logging
 from prizm_core.router import run_router
 from prizm_core.router.workers import run_workers
@@ -43,13 +46,15 @@ async def _serve_router(config: RouterConfig) -> None:
     await run_router(config, stop_signal(), on_ready=_print_ready)
 
 
-def _run_router(args: argparse.Namespace, config_path: Path | None) -> int:
+def _run_router(args: argparse.Namespace, config_path: Path | None, *, installed: bool = False) -> int:
     configure_logging(args.log_level)
     try:
         config = load_config(config_path)
         if args.listen:
             parse_address(args.listen)
             config = dataclasses.replace(config, listen=args.listen)
+        if installed:
+            config = _with_added(config)
         if getattr(args, "reuse_port", False):
             config = dataclasses.replace(config, reuse_port=True)
         if getattr(args, "workers", 1) > 1:
@@ -57,11 +62,23 @@ def _run_router(args: argparse.Namespace, config_path: Path | None) -> int:
             if config_path is not None:
                 worker_args += ["--config", str(config_path)]
             return _run_loop(args.loop, run_workers(config, worker_args, args.workers))
-    except ConfigError as exc:
+    except (ConfigError, InstallError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _run_loop(args.loop, _serve_router(config))
     return 0
+
+
+def _with_added(config: RouterConfig) -> RouterConfig:
+    """`config` plus the providers added with `prizm provider add`, as sidecars.
+
+    Those started for a router that listened here before are stopped: they would register with this
+    one too, and serve beside its sidecars.
+    """
+    store = Store(prizm_home(os.environ))
+    entries = store.entries()
+    stop_replaced([store.run_folder(entry.name) for entry in entries], config.listen)
+    return with_installed(config, entries)
 
 
 def _run_loop(loop: str, main: Coroutine[Any, Any, Any]) -> int:
@@ -74,7 +91,7 @@ def _run_loop(loop: str, main: Coroutine[Any, Any, Any]) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    return _run_router(args, args.config or default_config_path())
+    return _run_router(args, args.config or default_config_path(), installed=True)
 
 
 def _router(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from prizm_core.client import PrizmClient
+from prizm_core.installed.venvs import create_venv
 from prizm_core.options import OptionValue
 from tests.support.ffmedia import TONE_HZ, audio_asset, decode_audio, dominant_hz, sample_audio
 from tests.support.mesh import client_of
@@ -44,14 +44,8 @@ def _run(command: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[st
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Environment:
     """`python -m venv`, Prizm made visible to it, then `pip install` of the fixture: no network."""
     folder = tmp_path_factory.mktemp("out-of-tree")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder / "venv"], check=True)
-    python = folder / "venv" / "bin" / "python"
-    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], folder).stdout
-    # Prizm and its dependencies as installed here: this environment's site-packages first (so that
-    # its metadata of Prizm is the one found), then the folders Prizm's editable install points at,
-    # which mypy can follow (it cannot follow an import hook).
-    paths = [sysconfig.get_path("purelib"), str(REPO), str(REPO / "gen" / "python")]
-    (Path(site.strip()) / "prizm.pth").write_text("\n".join(paths) + "\n", encoding="utf-8")
+    # Prizm and its dependencies as installed here, as `prizm provider add` makes an environment.
+    python = create_venv(folder / "venv")
     # Built from a copy, so that the build leaves nothing in the repository.
     source = Path(shutil.copytree(FIXTURE, folder / "prizm-sox-effects"))
     installed = _run(
