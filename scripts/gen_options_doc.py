@@ -94,7 +94,10 @@ def in_tree_models() -> list[tuple[str, ModelSpec]]:
         if not entry.value.startswith(_IN_TREE):
             continue
         provider_class: type[Provider] = entry.load()
-        provider = provider_class.from_environment({})
+        try:
+            provider = provider_class.from_environment({})
+        except ValueError:
+            continue  # it serves what a file named at run time describes (a container's manifest)
         found.extend((provider.id, model) for model in provider.models())
     return found
 
