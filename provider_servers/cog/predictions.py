@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # server whether the prediction is still running.
 SILENCE_S = 5.0
 CANCEL_TIMEOUT_S = 5.0
+# How long a prediction waits for a busy slot (409) before the job is refused as overloaded.
+BUSY_WAIT_S = 2.0
+_BUSY_POLL_S = 0.05
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # The server says so at `/openapi.json` when it was started without `.cog/openapi_schema.json`.
 _NO_SCHEMA = "OpenAPI schema not available"
@@ -94,9 +97,17 @@ class CogClient:
                 UNAVAILABLE when it cannot be reached or is not set up.
         """
         body = {"input": dict(inputs), "webhook": webhook}
-        response = await self._send(
-            "PUT", f"/predictions/{prediction_id}", json=body, headers={"Prefer": "respond-async"}
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_WAIT_S
+        while True:
+            response = await self._send(
+                "PUT", f"/predictions/{prediction_id}", json=body, headers={"Prefer": "respond-async"}
+            )
+            # Cog sends a prediction's end before its slot is free again: a job that follows at once
+            # can find it busy for a moment. Nothing was started, so asking again is safe.
+            if response.status_code != httpx.codes.CONFLICT or loop.time() >= deadline:
+                break
+            await asyncio.sleep(_BUSY_POLL_S)
         if response.status_code == httpx.codes.CONFLICT:
             raise PrizmError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -6,6 +6,7 @@ server without a schema passing options through."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import wave
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prizm.v1 import provider_service_pb2 as provider_pb
@@ -280,3 +282,37 @@ async def test_a_failed_setup_takes_the_provider_out_with_its_logs() -> None:
             assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
         finally:
             provider.stop()
+
+
+async def test_jobs_back_to_back_wait_for_the_slot_cog_has_not_freed_yet(router: ServerProcess) -> None:
+    await wait_routable(router.address, 4)
+    texts = [f"job {n} of five" for n in range(5)]
+    options: dict[str, OptionValue] = {"steps": 1, "step_s": 0.0}
+    async with PrizmClient(router.address) as client:
+        for text in texts:  # each right after the one before, as Cog frees its slot a moment late
+            result = await client.run("text-to-audio", text, model="cog-tone", options=options)
+            [output] = result.outputs
+            with wave.open(io.BytesIO(_data(output))) as audio:
+                assert audio.getnframes() == round(len(text) * 0.01 * RATE)
+
+
+async def test_a_job_for_a_slot_busy_with_another_callers_prediction_runs_after_it(
+    router: ServerProcess, tone: CogServer
+) -> None:
+    await wait_routable(router.address, 4)
+    body = {"input": {"text": "someone else's", "steps": 4, "step_s": 1.0}}
+    async with httpx.AsyncClient(timeout=30) as direct:
+        other = asyncio.ensure_future(direct.post(f"{tone.url}/predictions", json=body))
+        await wait_until(lambda: _status_is(direct, tone.url, "BUSY"), timeout=10, interval=0.05)
+        async with PrizmClient(router.address) as client:
+            result = await client.run("text-to-audio", "mine", model="cog-tone", options={"steps": 1})
+        # Refused while the slot was busy (409), then asked again once it was free: never two at once.
+        assert other.done()
+        assert (await other).json()["status"] == "succeeded"
+    [output] = result.outputs
+    with wave.open(io.BytesIO(_data(output))) as audio:
+        assert audio.getnframes() == round(len("mine") * 0.01 * RATE)
+
+
+async def _status_is(client: httpx.AsyncClient, url: str, status: str) -> bool:
+    return bool((await client.get(f"{url}/health-check")).json()["status"] == status)

@@ -44,10 +44,7 @@ def piper(docker_client: docker.DockerClient) -> Iterator[ServiceContainer]:
     for service in _running("piper", docker_client):
         # Cog answers its health check with 200 while setup still runs: READY in the body says done
         # (the Cog adapter reads it the same way).
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{service.url}/health-check", timeout=10).json()["status"] != "READY":
-            assert time.monotonic() < deadline, "Cog setup did not finish in 60 s"
-            time.sleep(0.2)
+        _ready(service)
         yield service
 
 
@@ -57,7 +54,17 @@ def pocketsphinx(docker_client: docker.DockerClient) -> Iterator[ServiceContaine
     yield from _running("pocketsphinx", docker_client)
 
 
+def _ready(piper: ServiceContainer) -> None:
+    """Waits until Cog is READY: it may answer a prediction before its slot is free again (BUSY),
+    and refuses the next one in that moment ("At capacity")."""
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{piper.url}/health-check", timeout=10).json()["status"] != "READY":
+        assert time.monotonic() < deadline, "Cog was not READY within 60 s"
+        time.sleep(0.05)
+
+
 def _predict(piper: ServiceContainer, **inputs: object) -> httpx.Response:
+    _ready(piper)
     return httpx.post(f"{piper.url}/predictions", json={"input": inputs}, timeout=120)
 
 
