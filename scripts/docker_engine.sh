@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private Docker engine for the container services, their tests and CI (README: Development):
-#   start   - install docker.io and debootstrap (apt, when root) if missing, start dockerd with the
-#             safe flags and wait until it answers; prints DOCKER_HOST=...
+#   start   - install docker.io, docker-compose and debootstrap (apt, when root) if missing, start
+#             dockerd with the safe flags and wait until it answers; prints DOCKER_HOST=...
 #   stop    - stop the dockerd that `start` started (by the PID in its pidfile), nothing else
 #   status  - say whether that engine answers (exit 1 when it does not)
 #   base    - build the base image prizm/base:bookworm once (debootstrap minbase + python3 + venv),
@@ -56,6 +56,8 @@ our_pid() {
 start() {
   local missing=()
   command -v dockerd >/dev/null && command -v docker >/dev/null || missing+=(docker.io)
+  # Debian's Compose v1 (Python; DESIGN §6) runs deploy/compose/ against this engine.
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
   # debootstrap makes the base image (`base`, which installs it too): as root, set both up at once.
   if [[ $(id -u) == 0 ]] && ! command -v debootstrap >/dev/null; then
     missing+=(debootstrap debian-archive-keyring)

@@ -15,6 +15,7 @@ from prizm_core.cli.convert import add_convert_command
 from prizm_core.cli.explain import UsageError, explain
 from prizm_core.cli.flags import router_address_flag
 from prizm_core.cli.listing import add_listing_commands
+from prizm_core.cli.probe import add_probe_command
 from prizm_core.cli.provider import add_provider_command
 from prizm_core.cli.run import add_run_command
 from prizm_core.cli.serve import add_serve_commands
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_convert_command(commands, router)
     add_provider_command(commands, router)
     add_service_commands(commands)
+    add_probe_command(commands)
     _add_completion_command(commands)
     return parser
 
