@@ -32,12 +32,12 @@ typecheck: $(PY_STAMP)
 protos: $(NODE_STAMP)
 	scripts/buf_checks.sh
 
-gen: $(PY_STAMP)
+gen: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/python scripts/gen_options_doc.py
 	$(BIN)/python -m prizm_core.services.schema
 
-gen-check: $(PY_STAMP)
+gen-check: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 	$(BIN)/python scripts/gen_options_doc.py --check
 	$(BIN)/python -m prizm_core.services.schema --check
