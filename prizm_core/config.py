@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -132,6 +133,7 @@ class DnsTarget:
     port: int
     interval_s: float = 5.0
     priority: int = 0
+    nameserver: tuple[str, int] | None = None  # (IP, port) of the DNS server to ask; None: the system's
 
 
 @dataclass(frozen=True)
@@ -267,15 +269,25 @@ def _list(data: Mapping[str, Any], key: str, source: str) -> list[Any]:
     return value
 
 
+def _nameserver(value: object, where: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):  # ConfigError (from parse_address and _int) is one
+        host, port = parse_address(str(value))
+        return str(ipaddress.ip_address(host)), _int(port, where, 1)
+    raise ConfigError(f"{where}: must be the IP:PORT of a DNS server ([IPv6]:PORT), got {value!r}")
+
+
 def _dns(item: object, where: str) -> DnsTarget:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "port" not in item:
         raise ConfigError(f"{where}: needs a name and a port")
-    _no_unknown_keys(item, {"name", "port", "interval_s", "priority"}, where)
+    _no_unknown_keys(item, {"name", "port", "interval_s", "priority", "nameserver"}, where)
     return DnsTarget(
         name=item["name"],
         port=_int(item["port"], f"{where}.port", 1),
         interval_s=_number(item.get("interval_s", 5.0), f"{where}.interval_s", 0.1),
         priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        nameserver=_nameserver(item.get("nameserver"), f"{where}.nameserver"),
     )
 
 
