@@ -99,8 +99,13 @@ def test_piper_speaks_a_wav_of_a_plausible_length(speech: bytes) -> None:
 
 
 def test_piper_speaks_faster_at_a_higher_speed(piper: ServiceContainer) -> None:
-    slow, fast = (_wav(_predict(piper, text=SPEECH, speed=speed).json()) for speed in (0.5, 2.0))
-    assert _seconds(fast) < _seconds(slow) / 2.5
+    # Without the fixed silence after each sentence, only the speech is compared: Piper's length
+    # scale is 1 / speed, a factor of 4 here, though its sampled phoneme durations vary from run to
+    # run (2.70-2.96 over six pairs measured here), so the check leaves room for that.
+    slow, fast = (
+        _wav(_predict(piper, text=SPEECH, speed=speed, sentence_silence=0.0).json()) for speed in (0.5, 2.0)
+    )
+    assert _seconds(fast) < _seconds(slow) / 2.0
 
 
 def test_piper_publishes_its_schema_and_refuses_an_input_out_of_bounds(piper: ServiceContainer) -> None:
