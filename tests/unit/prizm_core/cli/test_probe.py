@@ -140,3 +140,19 @@ def test_the_installed_command_exits_1_with_one_line_when_nothing_listens() -> N
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.splitlines() == [f"unreachable: nothing answers at {address}"]
+
+
+def test_the_probe_loads_neither_the_router_nor_the_client_nor_the_config() -> None:
+    """Docker runs it every few seconds in every container: it imports grpc and the health stubs."""
+    script = (
+        "import sys\n"
+        "from prizm_core.cli.main import main\n"
+        "code = main(['health-probe', '127.0.0.1:1', '--timeout', '0.2'])\n"
+        "print(code, ' '.join(sorted(m for m in sys.modules if m.startswith('prizm_core'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    code, loaded = done.stdout.split(" ", 1)
+    assert code == "1"  # nothing answers on port 1
+    assert "prizm_core.cli.probe" in loaded.split()
+    for heavy in ("prizm_core.router", "prizm_core.client", "prizm_core.config", "prizm_core.cli.serve"):
+        assert heavy not in loaded.split(), loaded
