@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from importlib.resources import files
@@ -14,6 +13,16 @@ from typing import Any
 import yaml
 from prizm.v1 import router_service_pb2 as router_pb
 
+from prizm_core.config_values import (
+    ENV_NAME,
+    ConfigError,
+    env_map,
+    listed,
+    no_unknown_keys,
+    number,
+    parse_address,
+    whole,
+)
 from prizm_core.services.manifest import ManifestError, load_manifest
 
 __all__ = [
@@ -29,30 +38,6 @@ __all__ = [
     "parse_address",
     "parse_policy",
 ]
-
-_MAX_PORT = 65_535
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class ConfigError(ValueError):
-    """A config file or value that cannot be used, with the reason."""
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """Splits `host:port` (an IPv6 host in brackets: `[::1]:50051`); raises ConfigError otherwise."""
-    host, sep, port = address.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    valid = (
-        sep
-        and host
-        and (bracketed or ":" not in host)
-        and port.isascii()
-        and port.isdigit()
-        and int(port) <= _MAX_PORT
-    )
-    if not valid:
-        raise ConfigError(f"not a host:port address: {address!r}")
-    return host.strip("[]"), int(port)
 
 
 def parse_policy(name: str) -> router_pb.RoutingPolicy.ValueType:
@@ -165,28 +150,16 @@ class RouterConfig:
     reuse_port: bool = False
 
 
-def _int(value: object, where: str, minimum: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{where}: must be a whole number ≥ {minimum}, got {value!r}")
-    return value
-
-
-def _no_unknown_keys(item: dict[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(item) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-
-
 def _provider(item: object, where: str) -> StaticProvider:
     if isinstance(item, str):
         item = {"address": item}
     if not isinstance(item, dict) or "address" not in item:
         raise ConfigError(f"{where}: needs an address")
-    _no_unknown_keys(item, {"address", "priority"}, where)
+    no_unknown_keys(item, {"address", "priority"}, where)
     parse_address(str(item["address"]))
     return StaticProvider(
         address=str(item["address"]),
-        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        priority=whole(item.get("priority", 0), f"{where}.priority", -1000),
     )
 
 
@@ -195,23 +168,23 @@ def _sidecar(item: object, where: str) -> SidecarSpec:
         item = {"provider": item}
     if not isinstance(item, dict) or not isinstance(item.get("provider"), str):
         raise ConfigError(f"{where}: needs a provider name")
-    _no_unknown_keys(item, {"provider", "replicas", "priority", "args", "requires_env", "env"}, where)
+    no_unknown_keys(item, {"provider", "replicas", "priority", "args", "requires_env", "env"}, where)
     args = item.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(f"{where}.args: must be a list of strings")
     required = item.get("requires_env", [])
     required = [required] if isinstance(required, str) else required
     if not isinstance(required, list) or not all(
-        isinstance(name, str) and _ENV_NAME.fullmatch(name) for name in required
+        isinstance(name, str) and ENV_NAME.fullmatch(name) for name in required
     ):
         raise ConfigError(f"{where}.requires_env: must be an environment variable name or a list of them")
     return SidecarSpec(
         provider=item["provider"],
-        replicas=_int(item.get("replicas", 1), f"{where}.replicas", 1),
-        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        replicas=whole(item.get("replicas", 1), f"{where}.replicas", 1),
+        priority=whole(item.get("priority", 0), f"{where}.priority", -1000),
         args=tuple(args),
         requires_env=tuple(required),
-        env=_env(item.get("env", {}), f"{where}.env"),
+        env=env_map(item.get("env", {}), f"{where}.env"),
     )
 
 
@@ -226,7 +199,7 @@ def _service(item: object, where: str, base: Path) -> SidecarSpec:
         item = {"manifest": item}
     if not isinstance(item, dict) or not isinstance(item.get("manifest"), str):
         raise ConfigError(f"{where}: needs a manifest path")
-    _no_unknown_keys(item, {"manifest", "priority"}, where)
+    no_unknown_keys(item, {"manifest", "priority"}, where)
     path = (base / item["manifest"]).resolve()
     if not path.is_file():
         raise ConfigError(f"{where}.manifest: no such file: {path}")
@@ -236,37 +209,15 @@ def _service(item: object, where: str, base: Path) -> SidecarSpec:
         raise ConfigError(f"{where}.manifest: not a valid service manifest:\n{exc}") from None
     return SidecarSpec(
         provider="container",
-        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        priority=whole(item.get("priority", 0), f"{where}.priority", -1000),
         env=((SERVICE_MANIFEST_ENV, str(path)),),
         label=manifest.name,
     )
 
 
 def _services(data: Mapping[str, Any], source: str, base: Path) -> tuple[SidecarSpec, ...]:
-    entries = _list(data, "services", source)
+    entries = listed(data, "services", source)
     return tuple(_service(item, f"{source}: services[{i}]", base) for i, item in enumerate(entries))
-
-
-def _env(value: object, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict) or not all(
-        isinstance(name, str) and _ENV_NAME.fullmatch(name) and isinstance(text, str)
-        for name, text in value.items()
-    ):
-        raise ConfigError(f"{where}: must map environment variable names to strings")
-    return tuple(sorted(value.items()))
-
-
-def _number(value: object, where: str, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"{where}: must be a number ≥ {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def _list(data: Mapping[str, Any], key: str, source: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise ConfigError(f"{source}: {key} must be a list")
-    return value
 
 
 def _nameserver(value: object, where: str) -> tuple[str, int] | None:
@@ -274,19 +225,19 @@ def _nameserver(value: object, where: str) -> tuple[str, int] | None:
         return None
     with contextlib.suppress(ValueError):  # ConfigError (from parse_address and _int) is one
         host, port = parse_address(str(value))
-        return str(ipaddress.ip_address(host)), _int(port, where, 1)
+        return str(ipaddress.ip_address(host)), whole(port, where, 1)
     raise ConfigError(f"{where}: must be the IP:PORT of a DNS server ([IPv6]:PORT), got {value!r}")
 
 
 def _dns(item: object, where: str) -> DnsTarget:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "port" not in item:
         raise ConfigError(f"{where}: needs a name and a port")
-    _no_unknown_keys(item, {"name", "port", "interval_s", "priority", "nameserver"}, where)
+    no_unknown_keys(item, {"name", "port", "interval_s", "priority", "nameserver"}, where)
     return DnsTarget(
         name=item["name"],
-        port=_int(item["port"], f"{where}.port", 1),
-        interval_s=_number(item.get("interval_s", 5.0), f"{where}.interval_s", 0.1),
-        priority=_int(item.get("priority", 0), f"{where}.priority", -1000),
+        port=whole(item["port"], f"{where}.port", 1),
+        interval_s=number(item.get("interval_s", 5.0), f"{where}.interval_s", 0.1),
+        priority=whole(item.get("priority", 0), f"{where}.priority", -1000),
         nameserver=_nameserver(item.get("nameserver"), f"{where}.nameserver"),
     )
 
@@ -295,11 +246,11 @@ def _health(item: object, where: str) -> HealthSettings:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: must be a mapping")
     known = {f.name: f.type for f in fields(HealthSettings)}
-    _no_unknown_keys(item, set(known), where)
+    no_unknown_keys(item, set(known), where)
     values: dict[str, Any] = {}
     for name, value in item.items():
         is_count = known[name] == "int"
-        values[name] = _int(value, f"{where}.{name}", 1) if is_count else _number(value, f"{where}.{name}")
+        values[name] = whole(value, f"{where}.{name}", 1) if is_count else number(value, f"{where}.{name}")
     return HealthSettings(**values)
 
 
@@ -331,30 +282,30 @@ _TOP_LEVEL = {
 def parse_config(data: Mapping[str, Any], source: str, base: Path | None = None) -> RouterConfig:
     """Builds a RouterConfig from parsed YAML; unknown keys are errors. Relative manifest paths of
     `services:` start from `base` (the config file's folder), else from the working folder."""
-    _no_unknown_keys(dict(data), _TOP_LEVEL, source)
+    no_unknown_keys(dict(data), _TOP_LEVEL, source)
     listen = str(data.get("listen", RouterConfig.listen))
     parse_address(listen)
-    forward = _list(data, "forward_metadata", source)
+    forward = listed(data, "forward_metadata", source)
     if not all(isinstance(name, str) and name == name.lower() for name in forward):
         raise ConfigError(f"{source}: forward_metadata must be lower-case header names")
     return RouterConfig(
         listen=listen,
         providers=tuple(
-            _provider(p, f"{source}: providers[{i}]") for i, p in enumerate(_list(data, "providers", source))
+            _provider(p, f"{source}: providers[{i}]") for i, p in enumerate(listed(data, "providers", source))
         ),
         sidecars=tuple(
-            _sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(_list(data, "sidecars", source))
+            _sidecar(s, f"{source}: sidecars[{i}]") for i, s in enumerate(listed(data, "sidecars", source))
         )
         + _services(data, source, base or Path.cwd()),
-        dns=tuple(_dns(d, f"{source}: dns[{i}]") for i, d in enumerate(_list(data, "dns", source))),
+        dns=tuple(_dns(d, f"{source}: dns[{i}]") for i, d in enumerate(listed(data, "dns", source))),
         default_policy=parse_policy(str(data.get("default_policy", "priority"))),
         reflection=bool(data.get("reflection", True)),
-        grace_s=_number(data.get("grace_s", RouterConfig.grace_s), f"{source}: grace_s"),
-        drain_s=_number(data.get("drain_s", RouterConfig.drain_s), f"{source}: drain_s"),
-        max_attempts=_int(data.get("max_attempts", 3), f"{source}: max_attempts", 1),
-        lease_s=_number(data.get("lease_s", RouterConfig.lease_s), f"{source}: lease_s", 0.1),
-        max_jobs=_int(data.get("max_jobs", RouterConfig.max_jobs), f"{source}: max_jobs", 1),
-        max_jobs_per_caller=_int(
+        grace_s=number(data.get("grace_s", RouterConfig.grace_s), f"{source}: grace_s"),
+        drain_s=number(data.get("drain_s", RouterConfig.drain_s), f"{source}: drain_s"),
+        max_attempts=whole(data.get("max_attempts", 3), f"{source}: max_attempts", 1),
+        lease_s=number(data.get("lease_s", RouterConfig.lease_s), f"{source}: lease_s", 0.1),
+        max_jobs=whole(data.get("max_jobs", RouterConfig.max_jobs), f"{source}: max_jobs", 1),
+        max_jobs_per_caller=whole(
             data.get("max_jobs_per_caller", RouterConfig.max_jobs_per_caller),
             f"{source}: max_jobs_per_caller",
             1,
@@ -363,14 +314,14 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path | None = None)
         health=_health(data.get("health") or {}, f"{source}: health"),
         advertise=_advertise(data.get("advertise", ""), source),
         asset_dir=Path(str(data["asset_dir"])) if data.get("asset_dir") else None,
-        asset_ttl_s=_number(data.get("asset_ttl_s", RouterConfig.asset_ttl_s), f"{source}: asset_ttl_s", 1.0),
-        asset_max_bytes=_int(
+        asset_ttl_s=number(data.get("asset_ttl_s", RouterConfig.asset_ttl_s), f"{source}: asset_ttl_s", 1.0),
+        asset_max_bytes=whole(
             data.get("asset_max_bytes", RouterConfig.asset_max_bytes), f"{source}: asset_max_bytes", 1
         ),
-        asset_max_count=_int(
+        asset_max_count=whole(
             data.get("asset_max_count", RouterConfig.asset_max_count), f"{source}: asset_max_count", 1
         ),
-        startup_wait_s=_number(
+        startup_wait_s=number(
             data.get("startup_wait_s", RouterConfig.startup_wait_s), f"{source}: startup_wait_s"
         ),
     )

@@ -81,11 +81,18 @@ class GrpcServer:
     grace is over: jobs still running end with a status that says so).
     """
 
-    def __init__(self, settings: ServeSettings, service_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        service_names: Sequence[str],
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
         self.settings = settings
         self.service_names = tuple(service_names)
+        # The first interceptor is the outermost: it sees every call, and the others' refusals.
         self.server = grpc.aio.server(
-            options=server_options(settings.max_concurrent_streams, settings.reuse_port)
+            interceptors=list(interceptors),
+            options=server_options(settings.max_concurrent_streams, settings.reuse_port),
         )
         self.health = HealthServicer()
         self.stopping = Trigger()
