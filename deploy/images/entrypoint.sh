@@ -3,6 +3,7 @@
 # only what to serve and the HEALTHCHECK (`prizm health-probe 127.0.0.1:$PORT`) probes that port.
 #   router [ARGS]               -> prizm router --listen $HOST:$PORT [--config $PRIZM_CONFIG] ARGS
 #   serve-provider NAME [ARGS]  -> prizm serve-provider NAME --host $HOST --port $PORT ARGS
+#   serve-provider [-ARGS]      -> the same with NAME $PRIZM_PROVIDER (each provider image sets it)
 #   anything else               -> prizm ARGS (e.g. health-probe, providers, --help)
 # Flags given in ARGS come last and win over these.
 set -eu
@@ -15,9 +16,12 @@ case "${1:-}" in
     exec prizm router --listen "$HOST:$PORT" "$@"
     ;;
   serve-provider)
-    [ $# -ge 2 ] || { echo "usage: serve-provider NAME [ARGS]" >&2; exit 2; }
-    name=$2
-    shift 2
+    shift
+    case "${1:-}" in
+      ''|-*) name=${PRIZM_PROVIDER:-} ;;
+      *) name=$1; shift ;;
+    esac
+    [ -n "$name" ] || { echo "usage: serve-provider NAME [ARGS] (or set PRIZM_PROVIDER)" >&2; exit 2; }
     exec prizm serve-provider "$name" --host "$HOST" --port "$PORT" "$@"
     ;;
   *)

@@ -86,12 +86,17 @@ def composed(docker_client: docker.DockerClient, images: PrizmImages, tmp_path: 
         **_ports_and_config(tmp_path),
         "PRIZM_ROUTER_IMAGE": images.router,
         "PRIZM_PROVIDERS_IMAGE": images.providers,
+        "PRIZM_PIPER_IMAGE": images.piper,
+        "PRIZM_OCR_IMAGE": images.ocr,
     }
     try:
         _compose(project, env, "up", "-d")
         containers = docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-        services = sorted(c.labels["com.docker.compose.service"] for c in containers)
-        assert services == sorted(("router", *PROVIDERS))
+        services = {c.labels["com.docker.compose.service"]: c.attrs["Config"]["Image"] for c in containers}
+        assert sorted(services) == sorted(("router", *PROVIDERS))
+        # The heavy providers run from their own images, the others from the light one.
+        assert services["piper"] == images.piper and services["ocr"] == images.ocr
+        assert all(services[name] == images.providers for name in PROVIDERS if name not in ("piper", "ocr"))
         for container in containers:
             wait_healthy(container)
         yield f"127.0.0.1:{env['PRIZM_ROUTER_PORT']}"

@@ -24,9 +24,13 @@ from docker.errors import BuildError, ImageNotFound
 from docker.models.containers import Container
 
 __all__ = [
+    "IMAGES",
     "IMAGES_DIR",
+    "OCR_IMAGE",
+    "PIPER_IMAGE",
     "PROVIDERS_IMAGE",
     "ROUTER_IMAGE",
+    "ImageRecipe",
     "PrizmImages",
     "build_images",
     "health",
@@ -37,28 +41,62 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = ROOT / "deploy" / "images"
 ROUTER_IMAGE = "prizm/router:dev"
 PROVIDERS_IMAGE = "prizm/providers:dev"
+PIPER_IMAGE = "prizm/piper:dev"
+OCR_IMAGE = "prizm/ocr:dev"
 SOURCE_LABEL = "prizm.source"
 # What the images hold of the repository: a change to any of these rebuilds them.
 _PACKAGED = ("pyproject.toml", "prizm_core", "provider_servers", "gen/python")
 _SOURCES = (*_PACKAGED, "deploy/images")
-# The providers image serves every local provider: their Python extras.
+# One set of downloaded wheels serves every image: all the local providers' Python extras.
 _EXTRAS = "local"
 _PIP_TIMEOUT_S = 900
-# Piper loads its voice before it serves: the providers image's start period is a minute.
+# Piper and OCR load their models before they serve: the provider images' start period is a minute.
 HEALTHY_TIMEOUT_S = 180
 
 
 @dataclass(frozen=True)
+class ImageRecipe:
+    """How one image is built: its Dockerfile in `deploy/images/` and that file's build args."""
+
+    image: str
+    dockerfile: str
+    buildargs: tuple[tuple[str, str], ...] = ()
+
+
+# The provider images share providers.Dockerfile (its defaults make prizm/providers:dev); the heavy
+# extras get their own so the light image carries neither ONNX Runtime nor OpenCV.
+IMAGES = (
+    ImageRecipe(ROUTER_IMAGE, "router.Dockerfile"),
+    ImageRecipe(PROVIDERS_IMAGE, "providers.Dockerfile"),
+    ImageRecipe(
+        PIPER_IMAGE,
+        "providers.Dockerfile",
+        (("EXTRAS", "piper"), ("APT_EXTRA", ""), ("PROVIDER", "piper")),
+    ),
+    ImageRecipe(
+        OCR_IMAGE,
+        "providers.Dockerfile",
+        (("EXTRAS", "ocr"), ("APT_SHARED", ""), ("APT_EXTRA", ""), ("PROVIDER", "ocr")),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class PrizmImages:
-    """The two images, as built into the session's engine.
+    """The images, as built into the session's engine.
 
     Attributes:
         router: Reference of the router image.
-        providers: Reference of the image with every local provider.
+        providers: Reference of the image with the light local providers (espeak, ffmpeg,
+            imaging, pocketsphinx, synthetic).
+        piper: Reference of the Piper image.
+        ocr: Reference of the OCR image.
     """
 
     router: str
     providers: str
+    piper: str
+    ocr: str
 
 
 def _cache_home() -> Path:
@@ -153,24 +191,25 @@ def _built(client: docker.DockerClient, image: str, source: str) -> bool:
     return labels.get(SOURCE_LABEL) == source
 
 
-def _build(client: docker.DockerClient, context: Path, dockerfile: str, image: str, source: str) -> None:
+def _build(client: docker.DockerClient, context: Path, recipe: ImageRecipe, source: str) -> None:
     try:
         client.images.build(
             path=str(context),
-            dockerfile=dockerfile,
-            tag=image,
+            dockerfile=recipe.dockerfile,
+            tag=recipe.image,
+            buildargs=dict(recipe.buildargs),
             labels={SOURCE_LABEL: source},
-            network_mode="host",  # the providers image installs Debian packages from the mirror
+            network_mode="host",  # the provider images install Debian packages from the mirror
             rm=True,
             forcerm=True,
         )
     except BuildError as exc:
         said = "\n".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log)
-        pytest.fail(f"building {image} from {dockerfile} failed: {exc.msg}\n{said[-3000:]}")
+        pytest.fail(f"building {recipe.image} from {recipe.dockerfile} failed: {exc.msg}\n{said[-3000:]}")
 
 
 def build_images(client: docker.DockerClient, scratch: Path) -> PrizmImages:
-    """Builds the router and providers images unless the engine has them for these sources.
+    """Builds the router and provider images unless the engine has them for these sources.
 
     Args:
         client: The session's engine (it has `prizm/base:bookworm`).
@@ -180,13 +219,12 @@ def build_images(client: docker.DockerClient, scratch: Path) -> PrizmImages:
         The images' references.
     """
     source = _source_hash()
-    wanted = [(ROUTER_IMAGE, "router.Dockerfile"), (PROVIDERS_IMAGE, "providers.Dockerfile")]
-    missing = [(image, file) for image, file in wanted if not _built(client, image, source)]
+    missing = [recipe for recipe in IMAGES if not _built(client, recipe.image, source)]
     if missing:
         context = _context(scratch)
-        for image, dockerfile in missing:
-            _build(client, context, dockerfile, image, source)
-    return PrizmImages(router=ROUTER_IMAGE, providers=PROVIDERS_IMAGE)
+        for recipe in missing:
+            _build(client, context, recipe, source)
+    return PrizmImages(router=ROUTER_IMAGE, providers=PROVIDERS_IMAGE, piper=PIPER_IMAGE, ocr=OCR_IMAGE)
 
 
 def health(container: Container) -> str:
