@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A private Docker engine for the container services, their tests and CI (README: Development):
-#   start   - install docker.io, docker-compose and debootstrap (apt, when root) if missing, start
+#   start   - install docker.io, docker-compose, debootstrap and podman (apt, when root) if missing, start
 #             dockerd with the safe flags and wait until it answers; prints DOCKER_HOST=...
 #   stop    - stop the dockerd that `start` started (by the PID in its pidfile), nothing else
 #   status  - say whether that engine answers (exit 1 when it does not)
@@ -61,6 +61,11 @@ start() {
   # debootstrap makes the base image (`base`, which installs it too): as root, set both up at once.
   if [[ $(id -u) == 0 ]] && ! command -v debootstrap >/dev/null; then
     missing+=(debootstrap debian-archive-keyring)
+  fi
+  # Debian's podman (4.3) plays the Helm chart's Pods (tests/integration/test_kube_play.py); its
+  # pause image needs catatonit (DESIGN §6).
+  if [[ $(id -u) == 0 ]] && ! { command -v podman >/dev/null && command -v catatonit >/dev/null; }; then
+    missing+=(podman catatonit)
   fi
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
   mkdir -p "$D"
