@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
+
+from prizm_core.security.tls import ClientTls, channel_credentials
+
+# Any of grpc.aio's four client interceptor kinds.
+ClientInterceptor = grpc.aio.ClientInterceptor
 
 __all__ = [
     "CHUNK_BYTES",
@@ -12,6 +19,7 @@ __all__ = [
     "RECEIVE_LIMIT_BYTES",
     "channel_options",
     "insecure_channel",
+    "open_channel",
     "server_options",
 ]
 
@@ -83,6 +91,29 @@ def channel_options(max_reconnect_backoff_ms: int = 1_000) -> list[tuple[str, in
     ]
 
 
-def insecure_channel(address: str, max_reconnect_backoff_ms: int = 1_000) -> grpc.aio.Channel:
-    """An asyncio channel to `address` (`host:port`) with Prizm's options."""
-    return grpc.aio.insecure_channel(address, options=channel_options(max_reconnect_backoff_ms))
+def insecure_channel(
+    address: str, max_reconnect_backoff_ms: int = 1_000, interceptors: Sequence[ClientInterceptor] = ()
+) -> grpc.aio.Channel:
+    """An asyncio channel to `address` (`host:port`) with Prizm's options (and `interceptors`)."""
+    options = channel_options(max_reconnect_backoff_ms)
+    return grpc.aio.insecure_channel(address, options=options, interceptors=list(interceptors) or None)
+
+
+def open_channel(
+    address: str,
+    tls: ClientTls | None,
+    max_reconnect_backoff_ms: int = 1_000,
+    interceptors: Sequence[ClientInterceptor] = (),  # e.g. the caller's credential (security.bearer)
+) -> grpc.aio.Channel:
+    """An asyncio channel to `address` over TLS with `tls`, or plaintext when `tls` is None.
+
+    The TLS files are read now: a channel opened after they change uses the new ones, while one
+    already open keeps its connection (and redials with the files it was made with).
+    """
+    if tls is None:
+        return insecure_channel(address, max_reconnect_backoff_ms, interceptors)
+    options = channel_options(max_reconnect_backoff_ms)
+    credentials = channel_credentials(tls)
+    return grpc.aio.secure_channel(
+        address, credentials, options=options, interceptors=list(interceptors) or None
+    )

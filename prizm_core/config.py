@@ -21,9 +21,14 @@ from prizm_core.config_values import (
     no_unknown_keys,
     number,
     parse_address,
+    section,
     whole,
 )
+from prizm_core.security.callers import AuthConfig, auth_section
+from prizm_core.security.tls import RouterTls, read_router_tls
 from prizm_core.services.manifest import ManifestError, load_manifest
+from prizm_core.telemetry.exposition import MetricsConfig, read_metrics
+from prizm_core.telemetry.tracing import TracingSettings
 
 __all__ = [
     "SERVICE_MANIFEST_ENV",
@@ -146,6 +151,10 @@ class RouterConfig:
     asset_max_count: int = 10_000
     # How long after a sidecar's launch a job waits for it rather than go to a lower-priority one.
     startup_wait_s: float = 30.0
+    tls: RouterTls = field(default_factory=RouterTls)  # `tls:` (prizm_core.security.tls)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # `metrics:` (prizm_core.telemetry)
+    tracing: TracingSettings = field(default_factory=TracingSettings)  # `tracing:` (telemetry.tracing)
+    auth: AuthConfig = field(default_factory=AuthConfig)  # `auth:` (prizm_core.security.callers)
     # Not a config key: set for `--workers` routers, which share their port on purpose.
     reuse_port: bool = False
 
@@ -276,6 +285,10 @@ _TOP_LEVEL = {
     "asset_max_bytes",
     "asset_max_count",
     "startup_wait_s",
+    "auth",
+    "tls",
+    "metrics",
+    "tracing",
 }
 
 
@@ -324,6 +337,10 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path | None = None)
         startup_wait_s=number(
             data.get("startup_wait_s", RouterConfig.startup_wait_s), f"{source}: startup_wait_s"
         ),
+        tls=read_router_tls(data, source, base or Path.cwd()),
+        metrics=read_metrics(data, source),
+        tracing=section(TracingSettings, data, "tracing", source),
+        auth=auth_section(data, source, base or Path.cwd()),
     )
 
 

@@ -364,7 +364,7 @@ def _relay_stderr() -> int | None:
     return original
 
 
-def configure_logging(level: str = "INFO", *, relay_stderr: bool = True) -> None:
+def configure_logging(level: str = "INFO", *, relay_stderr: bool = True, log_format: str = "text") -> None:
     """Logs to stderr with timestamps, logger names, redaction, escaping and a rate limit.
 
     Call it once, at the start of a process: it owns the root logger and, with `relay_stderr`,
@@ -376,6 +376,10 @@ def configure_logging(level: str = "INFO", *, relay_stderr: bool = True) -> None
     else:
         stream = open(original, "w", encoding="utf-8", errors="backslashreplace", buffering=1)  # noqa: SIM115
     handler, limiter = _handler(stream, timer=True)
+    # Here, not in `_handler`: the relay process stays free of imports beyond the standard library.
+    from prizm_core.telemetry.json_logs import with_context  # noqa: PLC0415
+
+    with_context(handler, log_format, _FORMAT, RedactingFilter(secret_values(os.environ)).clean)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

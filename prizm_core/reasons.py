@@ -189,6 +189,66 @@ class Reason(StrEnum):
     Code: UNAVAILABLE. Details: RetryInfo; metadata `job_id` and `events_relayed` for a job.
     """
 
+    CREDENTIALS_MISSING = "CREDENTIALS_MISSING"
+    """The router has auth on and the call carries no `authorization: Bearer <credential>` metadata.
+
+    Code: UNAUTHENTICATED. Details: none.
+    """
+
+    CREDENTIALS_INVALID = "CREDENTIALS_INVALID"
+    """The credential is not a key or token of this router, or a JWT whose signature, issuer (`iss`),
+    audience (`aud`), `nbf` or caller claim does not check out; or the `authorization` metadata is not
+    `Bearer <credential>`.
+
+    Code: UNAUTHENTICATED. Details: none; the message says which check failed, never the credential.
+    """
+
+    CREDENTIALS_EXPIRED = "CREDENTIALS_EXPIRED"
+    """A JWT whose `exp` has passed.
+
+    Code: UNAUTHENTICATED. Details: none.
+    """
+
+    CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
+    """An API key or registration token marked `revoked` in the config, or a JWT whose `jti` is in
+    `auth.jwt.revoked_ids`.
+
+    Code: UNAUTHENTICATED. Details: none.
+    """
+
+    OPERATOR_ONLY = "OPERATOR_ONLY"
+    """A control-plane call (`RegisterProvider`, `DeregisterProvider`, `Configure`, `StartService`,
+    `StopService`, reflection) from a caller that is not an operator.
+
+    Code: PERMISSION_DENIED. Details: none.
+    """
+
+    REGISTRATION_ONLY = "REGISTRATION_ONLY"
+    """A registration token used for anything but `RegisterProvider` and `DeregisterProvider`.
+
+    Code: PERMISSION_DENIED. Details: none.
+    """
+
+    ENDPOINT_NOT_OWNED = "ENDPOINT_NOT_OWNED"
+    """A registration token registering or deregistering an address that another registration token
+    registered.
+
+    Code: PERMISSION_DENIED. Details: none.
+    """
+
+    CAPABILITY_NOT_ALLOWED = "CAPABILITY_NOT_ALLOWED"
+    """A job of a capability the caller's `capabilities` do not list.
+
+    Code: PERMISSION_DENIED. Details: none; the message lists the capabilities allowed.
+    """
+
+    PROVIDER_NOT_ALLOWED = "PROVIDER_NOT_ALLOWED"
+    """A job for a provider the caller's `providers` do not list, or, for a caller allowed several, a job
+    that names none of them.
+
+    Code: PERMISSION_DENIED. Details: none; the message lists the providers allowed.
+    """
+
     ROUTER_OVERLOADED = "ROUTER_OVERLOADED"
     """The router has `max_jobs` jobs in flight.
 
@@ -196,7 +256,8 @@ class Reason(StrEnum):
     """
 
     CALLER_CONCURRENCY_EXCEEDED = "CALLER_CONCURRENCY_EXCEEDED"
-    """The caller has `max_jobs_per_caller` jobs in flight.
+    """The caller has `max_jobs_per_caller` jobs in flight (with auth on, its own `max_concurrent_jobs`
+    where set).
 
     Code: RESOURCE_EXHAUSTED. Details: RetryInfo.
     """
@@ -217,6 +278,19 @@ class Reason(StrEnum):
     """The request's metadata is over 16 KiB, counted as HTTP/2 does.
 
     Code: RESOURCE_EXHAUSTED. Details: none (no RetryInfo: the same request fails again).
+    """
+
+    CALLER_RATE_LIMITED = "CALLER_RATE_LIMITED"
+    """The caller is over its `requests_per_minute`.
+
+    Code: RESOURCE_EXHAUSTED. Details: RetryInfo: when its next request is allowed.
+    """
+
+    CALLER_BUDGET_EXCEEDED = "CALLER_BUDGET_EXCEEDED"
+    """The caller's jobs have cost its `cost_budget_per_day` (in a currency) since the last UTC midnight.
+
+    Code: RESOURCE_EXHAUSTED. Details: RetryInfo: the time until the next UTC midnight; metadata
+    `currency`.
     """
 
     OUTPUT_CORRUPTED = "OUTPUT_CORRUPTED"

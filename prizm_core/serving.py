@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from prizm_core.channels import server_options
 from prizm_core.handlers import add_service
 from prizm_core.health import HealthServicer
+from prizm_core.security.tls import ServerTls, server_credentials
 from prizm_core.stopping import Trigger
 
 __all__ = [
@@ -60,6 +61,7 @@ class ServeSettings:
         max_concurrent_streams: Streams allowed per connection.
         reuse_port: Share the port with other servers of ours (router workers); otherwise a
             port in use is refused.
+        tls: Serve TLS (mTLS when it names a client CA), reloading its files; plaintext when None.
     """
 
     host: str = "127.0.0.1"
@@ -70,6 +72,7 @@ class ServeSettings:
     cut_off_s: float = 1.0
     max_concurrent_streams: int = 1_000
     reuse_port: bool = False
+    tls: ServerTls | None = None
 
 
 class GrpcServer:
@@ -119,7 +122,11 @@ class GrpcServer:
         if not self.settings.reuse_port:
             ensure_free(host, port)
         try:
-            self.port = self.server.add_insecure_port(f"{host}:{port}")
+            if self.settings.tls is None:
+                self.port = self.server.add_insecure_port(f"{host}:{port}")
+            else:
+                credentials = server_credentials(self.settings.tls)
+                self.port = self.server.add_secure_port(f"{host}:{port}", credentials)
         except RuntimeError:
             self.port = 0
         if self.port == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from prizm_core.cli.tls import transport_hint
 from prizm_core.errors import PrizmError
 
 __all__ = ["UsageError", "explain"]
@@ -33,6 +34,8 @@ def _context(error: PrizmError) -> str:
 def _transport(error: PrizmError, router: str) -> str:
     """A status the client's own transport made, in words."""
     text = error.message.lower()
+    if error.code == grpc.StatusCode.UNAVAILABLE and (hint := transport_hint(error.message, router)):
+        return f"error: UNAVAILABLE: {hint}"
     if error.code == grpc.StatusCode.UNAVAILABLE and any(words in text for words in _UNREACHABLE):
         return (
             f"error: UNAVAILABLE: no router at {router}; "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import argcomplete
 
 from prizm_core import __version__
+from prizm_core.cli.tls import add_caller_tls_flags, quiet_transport_logs
 
 __all__ = ["build_parser", "main"]
 
@@ -31,7 +32,10 @@ _COMMANDS: tuple[tuple[tuple[str, ...], str, str, bool], ...] = (
     (("convert",), "prizm_core.cli.convert", "add_convert_command", True),
     (("provider",), "prizm_core.cli.provider", "add_provider_command", True),
     (("service",), "prizm_core.cli.service", "add_service_commands", False),
+    (("top",), "prizm_core.cli.top", "add_top_command", True),
     (("health-probe",), "prizm_core.cli.probe", "add_probe_command", False),
+    (("auth",), "prizm_core.cli.auth", "add_auth_command", False),
+    (("certs",), "prizm_core.cli.certs", "add_certs_command", False),
 )
 
 
@@ -86,6 +90,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     router.add_argument(
         "--router", type=_router_flag, default=argparse.SUPPRESS, metavar="HOST:PORT", help=about
     )
+    add_caller_tls_flags(router)  # --ca, --cert, --key: how the router is dialled
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = _requested(sys.argv[1:] if argv is None else argv)
     known = any(wanted in names for names, *_ in _COMMANDS)
@@ -130,6 +135,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one `prizm` command and returns its exit status."""
+    if argv is None:  # this process is the command: gRPC is not loaded yet
+        quiet_transport_logs(sys.argv[1:])
     parser = build_parser(argv)
     argcomplete.autocomplete(parser)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -53,20 +54,37 @@ def _failed(error: grpc.RpcError, address: str, service: str, timeout_s: float) 
     return Probe(False, f"failed: {address} answered {name}")
 
 
-def probe(address: str, service: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> Probe:
+def _channel(address: str, options: list[tuple[str, int]], tls: tuple[Path | None, ...]) -> grpc.Channel:
+    """Plaintext, or TLS with `tls` = (CA, certificate, key) files; read here, not through
+    prizm_core.security (which loads pydantic), to keep the probe quick."""
+    if not any(tls):
+        return grpc.insecure_channel(address, options=options)
+    ca, cert, key = (path.read_bytes() if path else None for path in tls)
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def probe(
+    address: str,
+    service: str = "",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    tls: tuple[Path | None, Path | None, Path | None] = (None, None, None),
+) -> Probe:
     """Asks the server at `address` whether `service` is serving; never raises for a failed call.
 
     Args:
         address: `host:port` of a gRPC server with `grpc.health.v1.Health`.
         service: The service name to ask about; "" is the whole server.
         timeout_s: Deadline of the one call, connecting included.
+        tls: CA, client certificate and key files for a server that speaks TLS; all None for
+            plaintext.
 
     Returns:
         Whether it is SERVING, and one line saying what was found.
     """
     # One connection attempt, no retries or proxies: a probe answers for this moment only.
     options = [("grpc.enable_retries", 0), ("grpc.enable_http_proxy", 0)]
-    with grpc.insecure_channel(address, options=options) as channel:
+    with _channel(address, options, tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service=service)
         try:
@@ -96,7 +114,10 @@ def _address(text: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    found = probe(args.address, args.service, args.timeout)
+    try:
+        found = probe(args.address, args.service, args.timeout, (args.ca, args.cert, args.key))
+    except OSError as exc:
+        found = Probe(False, f"cannot read a TLS file: {exc.strerror or exc}: {exc.filename}")
     print(found.line, file=sys.stdout if found.serving else sys.stderr)
     return EXIT_SERVING if found.serving else EXIT_NOT_SERVING
 
@@ -120,4 +141,10 @@ def add_probe_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="S",
         help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT_S:g})",
     )
+    for flag, about in (
+        ("--ca", "CA of the server's certificate: speak TLS"),
+        ("--cert", "client certificate, for a server that requires one"),
+        ("--key", "the client certificate's key"),
+    ):
+        command.add_argument(flag, type=Path, metavar="PEM", help=about)
     command.set_defaults(handler=_run)

@@ -16,6 +16,7 @@ from typing import Any, cast
 import uvloop
 
 from prizm_core.cli.flags import positive_count, router_address_flag
+from prizm_core.cli.tls import add_router_tls_flags, with_tls_flags
 from prizm_core.config import (
     ConfigError,
     RouterConfig,
@@ -28,7 +29,10 @@ from prizm_core.installed.running import stop_replaced
 from prizm_core.logs import configure_logging
 from prizm_core.router import run_router
 from prizm_core.router.workers import run_workers
+from prizm_core.security.auth import check_exposure
 from prizm_core.serving import EXIT_UNAVAILABLE, announce_unavailable, stop_signal
+from prizm_core.telemetry.exposition import add_metrics_flags, metrics_from_flags
+from prizm_core.telemetry.json_logs import LOG_FORMATS
 from provider_servers.sdk import Provider, run_provider
 
 __all__ = ["add_serve_commands"]
@@ -47,7 +51,7 @@ async def _serve_router(config: RouterConfig) -> None:
 
 
 def _run_router(args: argparse.Namespace, config_path: Path | None, *, installed: bool = False) -> int:
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, log_format=args.log_format)
     try:
         config = load_config(config_path)
         if args.listen:
@@ -55,10 +59,17 @@ def _run_router(args: argparse.Namespace, config_path: Path | None, *, installed
             config = dataclasses.replace(config, listen=args.listen)
         if installed:
             config = _with_added(config)
+        config = dataclasses.replace(config, metrics=metrics_from_flags(config.metrics, args))
+        config = with_tls_flags(config, args)
+        if args.insecure:
+            config = dataclasses.replace(config, auth=config.auth.model_copy(update={"insecure": True}))
+        check_exposure(parse_address(config.listen)[0], config.auth)  # refused here: one line, exit 2
         if getattr(args, "reuse_port", False):
             config = dataclasses.replace(config, reuse_port=True)
         if getattr(args, "workers", 1) > 1:
             worker_args = ["--loop", args.loop, "--log-level", args.log_level, "--reuse-port"]
+            worker_args += ["--log-format", args.log_format]
+            worker_args += ["--insecure"] if args.insecure else []
             if config_path is not None:
                 worker_args += ["--config", str(config_path)]
             return _run_loop(args.loop, run_workers(config, worker_args, args.workers))
@@ -130,7 +141,16 @@ def _add_server_flags(command: argparse.ArgumentParser, listen: str) -> None:
         "--log-level", type=str.upper, choices=_LOG_LEVELS, default="INFO", help="default INFO"
     )
     command.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="text (default) or json lines"
+    )
+    command.add_argument(
         "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)"
+    )
+    add_metrics_flags(command)
+    command.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address with auth off: only behind something that checks callers",
     )
 
 
@@ -141,6 +161,7 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     up.add_argument("--config", type=Path, help="router config (default: the embedded default)")
     _add_server_flags(up, "host:port to serve on (default from the config: 127.0.0.1:50051)")
+    add_router_tls_flags(up, up=True)
     up.set_defaults(handler=_up)
 
     router = commands.add_parser(
@@ -148,6 +169,7 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     router.add_argument("--config", type=Path, help="router config file")
     _add_server_flags(router, "host:port to serve on (default 127.0.0.1:50051)")
+    add_router_tls_flags(router)
     router.add_argument(
         "--workers",
         type=positive_count,

@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -21,7 +21,7 @@ from prizm.v1 import router_service_pb2_grpc as router_grpc
 
 from prizm_core.assets import describe_file, extension_for
 from prizm_core.capabilities import capability_by_name, capability_info
-from prizm_core.channels import insecure_channel
+from prizm_core.channels import open_channel
 from prizm_core.client.conversion import kind_by_name, plan_conversion
 from prizm_core.client.events import Event, OutputHeader, event_from_proto
 from prizm_core.client.inputs import Inputs, file_size, resolve_inputs
@@ -30,6 +30,8 @@ from prizm_core.client.retries import DEFAULT_MAX_ATTEMPTS, Deadline, retry_dela
 from prizm_core.client.uploads import Uploads
 from prizm_core.errors import PrizmError, Reason
 from prizm_core.options import OptionValue, options_struct
+from prizm_core.security.bearer import api_key_from, bearer_interceptors
+from prizm_core.security.tls import ClientTls, caller_tls
 from prizm_core.streams import read_apart
 
 __all__ = ["DEFAULT_ROUTER", "DEFAULT_TIMEOUT_S", "EventCallback", "PrizmClient", "router_address"]
@@ -84,6 +86,8 @@ class PrizmClient:
         *,
         timeout: float | None = DEFAULT_TIMEOUT_S,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        tls: ClientTls | None = None,
+        api_key: str | None = None,
     ) -> None:
         """Connects to the router at `address` (see `router_address`).
 
@@ -93,6 +97,9 @@ class PrizmClient:
                 by default the router counts per host.
             timeout: Deadline of each job in seconds, unless the call gives one; None for none.
             max_attempts: The most tries of one job, 1 to never try again.
+            tls: Dial over TLS with this CA (and client certificate); when None, from
+                `PRIZM_TLS_CA`, `PRIZM_TLS_CERT` and `PRIZM_TLS_KEY`, else plaintext.
+            api_key: The caller's API key or JWT, sent on every call; when None, `PRIZM_API_KEY`.
         """
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -100,7 +107,10 @@ class PrizmClient:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self._metadata = (("prizm-caller", caller),) if caller else ()
-        self._channel = insecure_channel(self.address)
+        credential = api_key_from(os.environ) if api_key is None else api_key
+        self._channel = open_channel(
+            self.address, tls or caller_tls(os.environ), interceptors=bearer_interceptors(credential)
+        )
         self._stub = router_grpc.RouterServiceStub(self._channel)
         self._uploads = Uploads(asset_grpc.AssetServiceStub(self._channel))
 
@@ -126,6 +136,21 @@ class PrizmClient:
         except grpc.aio.AioRpcError as exc:
             raise PrizmError.from_rpc_error(exc) from None
         return list(response.providers)
+
+    async def watch_providers(self) -> AsyncIterator[router_pb.WatchProvidersResponse]:
+        """Every endpoint the router knows (ADDED), then each change as it happens.
+
+        Raises:
+            PrizmError: The router could not be reached, or ended the stream with an error.
+        """
+        call = self._stub.WatchProviders(router_pb.WatchProvidersRequest())
+        try:
+            async for event in call:
+                yield event
+        except grpc.aio.AioRpcError as exc:
+            raise PrizmError.from_rpc_error(exc) from None
+        finally:
+            call.cancel()
 
     async def providers_not_started(self, timeout: float | None = 10.0) -> list[router_pb.NotStartedProvider]:
         """The router's configured providers it did not start, each with what would enable it (a

@@ -29,6 +29,7 @@ from prizm_core.client.inputs import Inputs
 from prizm_core.client.results import Conversion, JobResult, OutputSink
 from prizm_core.client.retries import DEFAULT_MAX_ATTEMPTS
 from prizm_core.options import OptionValue
+from prizm_core.security.tls import ClientTls
 
 __all__ = ["SyncPrizmClient"]
 
@@ -36,9 +37,17 @@ T = TypeVar("T")
 _END = object()
 
 
-async def _connect(address: str | None, caller: str, timeout: float | None, max_attempts: int) -> PrizmClient:
+async def _connect(
+    address: str | None,
+    caller: str,
+    timeout: float | None,
+    max_attempts: int,
+    tls: ClientTls | None,
+    *,
+    api_key: str | None = None,
+) -> PrizmClient:
     # The channel belongs to the loop it is made on: make it on the helper thread's.
-    return PrizmClient(address, caller, timeout=timeout, max_attempts=max_attempts)
+    return PrizmClient(address, caller, timeout=timeout, max_attempts=max_attempts, tls=tls, api_key=api_key)
 
 
 async def _next(events: AsyncGenerator[Event, None]) -> object:
@@ -63,13 +72,15 @@ class SyncPrizmClient:
         *,
         timeout: float | None = DEFAULT_TIMEOUT_S,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        tls: ClientTls | None = None,
+        api_key: str | None = None,
     ) -> None:
         """Connects to the router at `address`; the arguments are `PrizmClient`'s."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="prizm-client", daemon=True)
         self._thread.start()
         self._closed = False
-        self._client = self._call(_connect(address, caller, timeout, max_attempts))
+        self._client = self._call(_connect(address, caller, timeout, max_attempts, tls, api_key=api_key))
 
     def _call(self, work: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(work, self._loop)

@@ -27,8 +27,8 @@ class Admission:
     by_caller: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @contextlib.contextmanager
-    def admit(self, caller: str) -> Iterator[None]:
-        """Holds one job slot for `caller` for the duration of the block.
+    def admit(self, caller: str, limit: int | None = None) -> Iterator[None]:
+        """Holds one job slot for `caller` (at most `limit` at once, else `max_jobs_per_caller`).
 
         Raises:
             PrizmError: RESOURCE_EXHAUSTED, reason ROUTER_OVERLOADED or
@@ -41,7 +41,7 @@ class Admission:
                 f"the router has {self.active} jobs in flight, its limit",
                 retry_after_s=RETRY_AFTER_S,
             )
-        if self.by_caller[caller] >= self.max_jobs_per_caller:
+        if self.by_caller[caller] >= (self.max_jobs_per_caller if limit is None else limit):
             raise PrizmError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 Reason.CALLER_CONCURRENCY_EXCEEDED,

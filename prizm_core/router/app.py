@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -24,7 +25,12 @@ from prizm_core.router.leases import Leases
 from prizm_core.router.servicer import MeshModelServicer, MeshProviderServicer, RouterServicer
 from prizm_core.router.sidecars import SidecarManager
 from prizm_core.router.startup import SidecarEndpoints, announce_ready
+from prizm_core.security.auth import auth_interceptors, check_exposure
 from prizm_core.serving import GrpcServer, ServeSettings, announce_listening
+from prizm_core.telemetry.exposition import listening_fields, serve_metrics
+from prizm_core.telemetry.grpc_metrics import ServerMetricsInterceptor
+from prizm_core.telemetry.interceptors import observability_interceptors
+from prizm_core.telemetry.tracing import sidecar_environment
 
 __all__ = ["DEFAULT_FORWARDED_METADATA", "run_router"]
 
@@ -46,9 +52,15 @@ def _server(config: RouterConfig, router: Router, leases: Leases, assets: AssetS
         reflection=config.reflection,
         grace_s=config.grace_s,
         reuse_port=config.reuse_port,
+        tls=config.tls.server,
     )
     services = (ROUTER_SERVICE, MODEL_SERVICE, PROVIDER_SERVICE, ASSET_SERVICE)
-    server = GrpcServer(settings, [service.full_name for service in services])
+    interceptors = [
+        *observability_interceptors(config.tracing, "prizm-router", os.environ),
+        *([ServerMetricsInterceptor(router.metrics.grpc)] if config.metrics.enabled else []),
+        *auth_interceptors(config.auth),  # last: the others see (log, trace, count) its refusals
+    ]
+    server = GrpcServer(settings, [service.full_name for service in services], interceptors)
     admission = Admission(max_jobs=config.max_jobs, max_jobs_per_caller=config.max_jobs_per_caller)
     forwarded = DEFAULT_FORWARDED_METADATA | frozenset(config.forward_metadata)
     dispatcher = Dispatcher(router, admission, forwarded, assets, server.cut_off)
@@ -68,6 +80,7 @@ def _router(config: RouterConfig) -> Router:
             drain_s=config.drain_s,
             startup_wait_s=config.startup_wait_s,
             health=config.health,
+            tls=config.tls.client,
         )
     )
 
@@ -82,7 +95,10 @@ def _start_sidecars(
             router.not_started[spec.provider] = f"set {' and '.join(unset)}"
             log.info("sidecar %s not started: %s is not set", spec.provider, ", ".join(unset))
             continue
-        sidecars.start(spec)
+        # The router's `tracing:` section reaches its sidecars as the OTEL_* variables they read.
+        sidecars.start(
+            dataclasses.replace(spec, env=(*sidecar_environment(config.tracing, environ), *spec.env))
+        )
 
 
 async def run_router(
@@ -100,7 +116,10 @@ async def run_router(
     `requires_env` is not set in `environ` (`os.environ` when None) is not
     started; `ListProviders` names it with the variables to set.
     """
+    exposure = check_exposure(parse_address(config.listen)[0], config.auth)
     router = _router(config)
+    # `--workers` routers share one config: one metrics port cannot serve them all (not yet supported).
+    exposition = None if config.reuse_port else serve_metrics(config.metrics, router.metrics.registry)
     leases = Leases(lambda gone: router.retire_endpoint(gone, "lease ran out"), default_s=config.lease_s)
     assets = AssetStore(config.asset_dir, config.asset_ttl_s, config.asset_max_bytes, config.asset_max_count)
     server = _server(config, router, leases, assets)
@@ -113,8 +132,8 @@ async def run_router(
     try:
         _start_sidecars(config, router, sidecars, os.environ if environ is None else environ)
         await server.set_serving(True)
-        announce_listening(address, role="router")
-        log.info("router serving on %s", address)
+        announce_listening(address, role="router", **listening_fields(exposition))
+        log.info("router serving on %s; %s", address, exposure)
         if on_ready is not None:
             tasks.append(asyncio.create_task(announce_ready(router, sidecars.sidecars, address, on_ready)))
         await stop.wait()
@@ -127,3 +146,5 @@ async def run_router(
         await leases.close()
         await router.close()
         await assets.close()
+        if exposition is not None:
+            exposition.close()

@@ -17,6 +17,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 from prizm_core.assets import ASSET_SOURCE_HEADER
 from prizm_core.config import HealthSettings
 from prizm_core.errors import PrizmError, Reason
+from prizm_core.handlers import method_path
 from prizm_core.router.budget import RetryBudget
 from prizm_core.router.health import HealthMonitor
 from prizm_core.router.registry import Endpoint, Registry
@@ -29,6 +30,10 @@ from prizm_core.router.routing import (
     options_error,
     order,
 )
+from prizm_core.security.tls import ClientTls
+from prizm_core.telemetry.grpc_metrics import counted_unary
+from prizm_core.telemetry.metrics import RouterMetrics
+from prizm_core.telemetry.tracing import span_event
 
 __all__ = ["Router", "RouterSettings"]
 
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 _WIRE_ROUNDING = 1.01
 # Before the first event nothing is committed: these codes send the job to the next candidate.
 FAILOVER_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# Counted as a client call in the metrics.
+_ESTIMATE_PATH = method_path(
+    model_pb.DESCRIPTOR.services_by_name["ModelService"].methods_by_name["EstimateCost"]
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class RouterSettings:
         startup_wait_s: How long after a sidecar's launch a job may wait for its first
             SERVING rather than go to a lower-priority provider or fail.
         health: Health checking, outlier ejection and flap damping.
+        tls: How providers are dialled: TLS (with the router's client certificate, if any) or
+            plaintext when None.
     """
 
     default_policy: router_pb.RoutingPolicy.ValueType = router_pb.ROUTING_POLICY_PRIORITY
@@ -64,6 +75,7 @@ class RouterSettings:
     drain_s: float = 30.0
     startup_wait_s: float = 30.0
     health: HealthSettings = field(default_factory=HealthSettings)
+    tls: ClientTls | None = None
 
 
 class Router:
@@ -71,9 +83,10 @@ class Router:
 
     def __init__(self, settings: RouterSettings) -> None:
         self.settings = settings
-        self.registry = Registry(settings.health)
+        self.registry = Registry(settings.health, settings.tls)
         self.health = HealthMonitor(self.registry)
         self.budget = RetryBudget()
+        self.metrics = RouterMetrics(lambda: [endpoint.state for endpoint in self.registry])
         self._drains: dict[str, asyncio.Task[None]] = {}
         # This router's address as providers should dial it to download uploaded inputs.
         self.asset_source = ""
@@ -185,6 +198,8 @@ class Router:
             return
         length = endpoint.signals.eject()
         log.warning("endpoint %s ejected for %.1f s after failed calls", endpoint.address, length)
+        self.metrics.ejected(endpoint)
+        span_event("prizm.endpoint.ejected", provider=endpoint.catalog.provider_id, address=endpoint.address)
         self.registry.refresh(endpoint)
 
     async def _estimates(
@@ -198,9 +213,10 @@ class Router:
 
         async def ask(endpoint: Endpoint) -> model_pb.EstimateCostResponse | None:
             try:
-                return await endpoint.models.EstimateCost(
+                call = endpoint.models.EstimateCost(
                     job, timeout=self.settings.estimate_timeout_s, metadata=self.call_metadata(job.inputs)
                 )
+                return await counted_unary(self.metrics.grpc, _ESTIMATE_PATH, call)
             except grpc.aio.AioRpcError as exc:
                 log.warning("estimate from %s failed: %s", endpoint.address, exc.code().name)
                 return None
@@ -293,9 +309,10 @@ class Router:
         error: grpc.aio.AioRpcError | None = None
         for endpoint in ordered[: self.settings.max_attempts]:
             try:
-                answer = await endpoint.models.EstimateCost(
+                call = endpoint.models.EstimateCost(
                     request, timeout=self.timeout(deadline), metadata=self.call_metadata(request.inputs)
                 )
+                answer = await counted_unary(self.metrics.grpc, _ESTIMATE_PATH, call)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in FAILOVER_CODES:
                     raise

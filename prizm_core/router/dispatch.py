@@ -23,8 +23,12 @@ from prizm_core.router.assets import AssetStore
 from prizm_core.router.core import Router
 from prizm_core.router.relay import relay
 from prizm_core.router.routing import Route
+from prizm_core.security.callers import current_identity
+from prizm_core.security.limits import authorize_job, charge_job, concurrency_of, precheck_budget
 from prizm_core.stopping import Trigger
 from prizm_core.streams import CutOff
+from prizm_core.telemetry.log_context import bind_job, echo_request_id
+from prizm_core.telemetry.tracing import annotate_job
 
 __all__ = ["CALLER_HEADER", "JOB_ID_HEADER", "Dispatcher", "deadline_of", "route_of"]
 
@@ -122,9 +126,13 @@ class Dispatcher:
     ) -> AsyncIterator[bytes]:
         """Admits the job, tells the caller its id, and relays its events."""
         metadata = tuple(context.invocation_metadata() or ())
-        caller = next((str(v) for k, v in metadata if k == CALLER_HEADER), "") or _peer_host(context.peer())
+        identity = current_identity()  # with auth on, the caller is who it proved to be, not what it says
+        caller = identity.name if identity else next((str(v) for k, v in metadata if k == CALLER_HEADER), "")
+        caller = caller or _peer_host(context.peer())
         forwarded = _forwardable(tuple((k, v) for k, v in metadata if k in self.forward_metadata))
         job.job_id = checked_job_id(job.job_id)
+        bind_job(job.job_id, caller)  # every log line from here on names the job and its caller
+        annotate_job(job.job_id, job.capability, job.model)
         check_inline_inputs(job.inputs)
         for index, asset in enumerate(job.inputs):
             if asset.WhichOneof("source") == "uri":
@@ -132,10 +140,14 @@ class Dispatcher:
                 if asset.sha256 and asset.sha256 != stored.asset.sha256:
                     violation = (f"inputs[{index}].sha256", "does not match the uploaded asset")
                     raise invalid_argument([violation], Reason.ASSET_HASH_MISMATCH)
-        with self.admission.admit(caller):
-            await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id),))
+        route = authorize_job(identity, route)
+        await precheck_budget(identity, self.router, job, route, deadline_of(context))
+        slot = self.admission.admit(caller, concurrency_of(identity))
+        # Jobs refused earlier (malformed fields) show in grpc_server_handled_total only.
+        with self.router.metrics.job(route.capability) as record, slot:
+            await context.send_initial_metadata(((JOB_ID_HEADER, job.job_id), *echo_request_id()))
             deadline = deadline_of(context)
-            sent = 0
+            sent, last = 0, None
             try:
                 async for message in relay(
                     self.router,
@@ -145,9 +157,11 @@ class Dispatcher:
                     wait_for_ready=wait,
                     metadata=forwarded,
                     cut_off=self.cut_off,
+                    record=record,
                 ):
-                    sent += 1
+                    sent, last = sent + 1, message
                     yield message
+                charge_job(identity, last)  # its Completion's cost, against the caller's daily budget
             except CutOff:
                 raise _shutting_down(job.job_id, sent) from None
 

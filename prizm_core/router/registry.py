@@ -18,10 +18,11 @@ from prizm.v1 import model_service_pb2_grpc as model_grpc
 from prizm.v1 import provider_service_pb2_grpc as provider_grpc
 from prizm.v1 import router_service_pb2 as router_pb
 
-from prizm_core.channels import insecure_channel
+from prizm_core.channels import open_channel
 from prizm_core.config import HealthSettings
 from prizm_core.handlers import method_path
 from prizm_core.router.signals import EndpointSignals, Verdict
+from prizm_core.security.tls import ClientTls
 
 __all__ = ["Catalog", "Endpoint", "ModelEntry", "Registry", "Watch"]
 
@@ -106,6 +107,8 @@ class Endpoint:
     last_heard: float = 0.0
     heartbeats: bool = False
     signals: EndpointSignals = field(default_factory=lambda: EndpointSignals(HealthSettings()))
+    # How the router dials it: TLS (files read when the channel is made) or plaintext when None.
+    tls: ClientTls | None = None
     channel: grpc.aio.Channel = field(init=False)
     # Set whenever no job is in flight: what a draining endpoint waits for before its channel closes.
     idle: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -113,7 +116,7 @@ class Endpoint:
     def __post_init__(self) -> None:
         self.idle.set()
         # Redial a lost provider often: a restarted one should get traffic within a second.
-        self.channel = insecure_channel(self.address, max_reconnect_backoff_ms=_REDIAL_MAX_MS)
+        self.channel = open_channel(self.address, self.tls, max_reconnect_backoff_ms=_REDIAL_MAX_MS)
         # Transform is relayed byte for byte: no deserializer, no serializer.
         self.transform: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = self.channel.unary_stream(
             method_path(TRANSFORM)
@@ -179,8 +182,9 @@ class Endpoint:
 class Registry:
     """All known endpoints, with change notification for watchers and waiting callers."""
 
-    def __init__(self, settings: HealthSettings | None = None) -> None:
+    def __init__(self, settings: HealthSettings | None = None, tls: ClientTls | None = None) -> None:
         self.settings = settings or HealthSettings()
+        self.tls = tls
         self._endpoints: dict[str, Endpoint] = {}
         # Set and replaced on every change: whoever waits holds the event of its moment.
         self._changed = asyncio.Event()
@@ -212,7 +216,7 @@ class Registry:
             return existing
         if existing is not None:
             return existing
-        endpoint = Endpoint(address=address, source=source, priority=priority, name=name)
+        endpoint = Endpoint(address=address, source=source, priority=priority, name=name, tls=self.tls)
         endpoint.signals = EndpointSignals(self.settings)
         self._endpoints[address] = endpoint
         log.info("endpoint %s added (%s)", address, router_pb.DiscoverySource.Name(source))

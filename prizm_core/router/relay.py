@@ -24,11 +24,15 @@ from prizm.v1 import job_pb2 as job_pb
 from prizm.v1 import model_service_pb2 as model_pb
 
 from prizm_core.errors import DOMAIN, PrizmError, Reason, error_details
+from prizm_core.handlers import method_path
 from prizm_core.router.core import FAILOVER_CODES, Router
 from prizm_core.router.registry import Endpoint
 from prizm_core.router.routing import Route
 from prizm_core.stopping import Trigger
 from prizm_core.streams import read_apart
+from prizm_core.telemetry.grpc_metrics import counted_stream
+from prizm_core.telemetry.metrics import JobRecord
+from prizm_core.telemetry.tracing import Attempt
 
 __all__ = ["relay"]
 
@@ -50,6 +54,10 @@ _VANISHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 _MAX_RESTARTS = 1
 # Transport failures of one endpoint this close together are one incident for the retry budget.
 _INCIDENT_S = 1.0
+# Counted as a client call in the metrics.
+_TRANSFORM_PATH = method_path(
+    model_pb.DESCRIPTOR.services_by_name["ModelService"].methods_by_name["Transform"]
+)
 
 
 def _deliberate(error: grpc.aio.AioRpcError) -> bool:
@@ -116,9 +124,10 @@ class _Attempts:
 
     async def next(self, deadline: float | None, wait_for_ready: bool) -> Endpoint | None:
         """The next candidate, or None when the attempts or the retry budget are spent."""
-        if self.tried and (
-            len(self.tried) >= self.router.settings.max_attempts or not self.router.budget.allows_retry()
-        ):
+        if self.tried and len(self.tried) >= self.router.settings.max_attempts:
+            return None
+        if self.tried and not self.router.budget.allows_retry():
+            self.router.metrics.budget_refusals.inc()
             return None
         if not self.queue:
             estimate = model_pb.EstimateCostRequest()
@@ -161,12 +170,13 @@ async def relay(
     wait_for_ready: bool = False,
     metadata: Metadata = (),
     cut_off: Trigger | None = None,
+    record: JobRecord,
 ) -> AsyncIterator[bytes]:
     """Runs `job` and yields its events as serialized `TransformResponse` bytes.
 
     Cancelling the consumer cancels the provider's call (the loop runs in the
     caller's handler task). Once `cut_off` fires, the wait for the next event
-    raises `CutOff` and the provider's call is cancelled.
+    raises `CutOff` and the provider's call is cancelled. `record` gets its metrics.
     """
     payload = job.SerializeToString()
     attempts = _Attempts(router, route, job)
@@ -174,10 +184,16 @@ async def relay(
     crash: PrizmError | None = None
     while (endpoint := await attempts.next(deadline, wait_for_ready)) is not None:
         offset, relayed = sent, 0
+        attempt = Attempt(attempts.tried, metadata)  # its span; the router's trace context to send
         call = endpoint.transform(
-            payload, timeout=router.timeout(deadline), metadata=(*metadata, *router.call_metadata(job.inputs))
+            payload,
+            timeout=router.timeout(deadline),
+            metadata=(*attempt.metadata, *router.call_metadata(job.inputs)),
         )
-        messages = read_apart(call, cut_off)
+        record.attempt(endpoint, job.capability, job.model, len(payload))
+        messages = attempt.follow(
+            counted_stream(router.metrics.grpc, _TRANSFORM_PATH, read_apart(call, cut_off))
+        )
         endpoint.begin_call()  # here, so that the finally below always ends it
         try:
             async for message in messages:
@@ -185,7 +201,9 @@ async def relay(
                     router.budget.success()
                 relayed += 1
                 sent += 1
-                yield message if offset == 0 else _renumbered(message, offset)
+                event = message if offset == 0 else _renumbered(message, offset)
+                record.event(event)
+                yield event
             router.call_outcome(endpoint, ok=True)
             return
         except grpc.aio.AioRpcError as exc:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from prizm_core.config import SidecarSpec
 from prizm_core.serving import EXIT_UNAVAILABLE
+from prizm_core.telemetry.json_logs import log_format_in_use
 
 __all__ = ["Sidecar", "SidecarHooks", "SidecarManager"]
 
@@ -118,6 +119,9 @@ class SidecarManager:
             sidecar.spec.python or sys.executable,
             "-m", "prizm_core.cli", "serve-provider", sidecar.spec.provider,
             "--host", "127.0.0.1", "--port", port, "--parent-pid", str(os.getpid()),
+            # The router's format, for one format in one stream; only when JSON, so a provider
+            # venv of an older Prizm (`spec.python`) still starts under a text router.
+            *(["--log-format", "json"] if log_format_in_use() == "json" else []),
             *sidecar.spec.args,
         ]  # fmt: skip
         # Own session: a terminal's Ctrl-C reaches the router only, which then stops children in order.

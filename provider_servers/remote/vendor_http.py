@@ -12,6 +12,7 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from prizm_core.errors import PrizmError
+from prizm_core.telemetry.http_tracing import TracingTransport
 from provider_servers.remote.scrubbing import scrub
 from provider_servers.remote.vendor import Vendor
 from provider_servers.remote.vendor_errors import retry_after_seconds, vendor_error
@@ -106,7 +107,10 @@ class VendorHttp:
         self.backoff_s = backoff_s
         self._api_key = api_key
         # Redirects are followed here, hop by hop, so the key never goes to another host.
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        # Traced: each request a child span of the job's, its `traceparent` sent to the vendor.
+        self._client = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=TracingTransport()
+        )
 
     def reconfigure(self, api_key: str, base_url: str) -> None:
         """Uses another key and base URL from the next request on (requests under way keep theirs)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,8 +13,9 @@ from prizm.v1 import asset_service_pb2 as asset_pb
 from prizm.v1 import asset_service_pb2_grpc as asset_grpc
 from prizm.v1 import media_pb2 as media_pb
 
-from prizm_core.channels import insecure_channel
+from prizm_core.channels import open_channel
 from prizm_core.errors import PrizmError, Reason
+from prizm_core.security.tls import caller_tls
 
 __all__ = ["fetch_asset"]
 
@@ -27,7 +29,8 @@ async def fetch_asset(source: str, uri: str, target: Path) -> media_pb.Asset:
     """
     header = media_pb.Asset()
     digest, size = hashlib.sha256(), 0
-    async with insecure_channel(source) as channel:
+    # A TLS router is dialled as any caller dials it: with PRIZM_TLS_CA (and _CERT, _KEY).
+    async with open_channel(source, caller_tls(os.environ)) as channel:
         stub = asset_grpc.AssetServiceStub(channel)
         stream: BinaryIO = await asyncio.to_thread(target.open, "wb")
         try:

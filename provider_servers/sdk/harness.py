@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvloop
 from prizm.v1 import model_service_pb2 as model_pb
@@ -18,6 +18,7 @@ from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm_core.channels import CHUNK_BYTES
 from prizm_core.handlers import add_service
 from prizm_core.logs import configure_logging
+from prizm_core.security.tls import add_provider_tls_flags, provider_tls
 from prizm_core.serving import (
     EXIT_UNAVAILABLE,
     GrpcServer,
@@ -26,6 +27,18 @@ from prizm_core.serving import (
     announce_unavailable,
     stop_signal,
 )
+from prizm_core.telemetry.exposition import (
+    MetricsConfig,
+    add_metrics_flags,
+    listening_fields,
+    metrics_from_flags,
+    serve_metrics,
+)
+from prizm_core.telemetry.grpc_metrics import ServerMetricsInterceptor
+from prizm_core.telemetry.interceptors import observability_interceptors
+from prizm_core.telemetry.json_logs import LOG_FORMATS
+from prizm_core.telemetry.metrics import ProviderMetrics
+from prizm_core.telemetry.tracing import TracingSettings
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.health import Health, watch_health
 from provider_servers.sdk.provider import Provider
@@ -57,6 +70,9 @@ class ProviderSettings:
         lease_s: Lease to ask the router for.
         max_jobs: Most jobs at once, overriding the provider's `max_concurrent_jobs`.
         chunk_kib: Size of output chunks, in KiB.
+        metrics: Where to serve Prometheus metrics; off unless `--metrics-port` is given.
+        log_format: `text` or `json` (one object per line).
+        tracing: Whether to trace; unset, the `OTEL_*` environment decides (see telemetry.tracing).
     """
 
     serve: ServeSettings
@@ -67,6 +83,9 @@ class ProviderSettings:
     lease_s: float = 30.0
     max_jobs: int | None = None
     chunk_kib: int = CHUNK_BYTES // 1024
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    log_format: str = "text"
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
 
 def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
@@ -78,6 +97,7 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     parser.add_argument("--no-reflection", action="store_true", help="do not serve reflection")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="log lines as text or JSON")
     parser.add_argument("--register", metavar="ROUTER", default="", help="register with this router")
     parser.add_argument("--advertise", metavar="HOST:PORT", default="", help="address the router dials")
     parser.add_argument("--lease", type=float, default=30.0, help="lease to ask the router for, seconds")
@@ -85,9 +105,12 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
     parser.add_argument(
         "--chunk-kib", type=int, default=CHUNK_BYTES // 1024, help="output chunk size in KiB (default 512)"
     )
+    add_provider_tls_flags(parser)
+    add_metrics_flags(parser)
     args = parser.parse_args(list(argv))
     return ProviderSettings(
         serve=ServeSettings(
+            tls=provider_tls(parser, args),
             host=args.host,
             port=args.port,
             reflection=not args.no_reflection,
@@ -101,6 +124,8 @@ def parse_settings(name: str, argv: Sequence[str]) -> ProviderSettings:
         lease_s=args.lease,
         max_jobs=args.max_jobs,
         chunk_kib=args.chunk_kib,
+        metrics=metrics_from_flags(MetricsConfig(), args),
+        log_format=args.log_format,
     )
 
 
@@ -126,12 +151,19 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
     provider up, then turns SERVING.
     """
     tracker = JobTracker(provider.max_concurrent_jobs if settings.max_jobs is None else settings.max_jobs)
-    server = GrpcServer(settings.serve, [PROVIDER_SERVICE.full_name, MODEL_SERVICE.full_name])
+    metrics = ProviderMetrics()
+    interceptors = [
+        *observability_interceptors(settings.tracing, provider.id, os.environ),
+        *([ServerMetricsInterceptor(metrics.grpc)] if settings.metrics.enabled else []),
+    ]
+    server = GrpcServer(settings.serve, [PROVIDER_SERVICE.full_name, MODEL_SERVICE.full_name], interceptors)
     info = ProviderServicer(provider, tracker, server.set_serving)
     add_service(server.server, PROVIDER_SERVICE, info)
-    add_service(server.server, MODEL_SERVICE, ModelServicer(provider, tracker, settings.chunk_kib * 1024))
+    models = ModelServicer(provider, tracker, settings.chunk_kib * 1024, metrics)
+    add_service(server.server, MODEL_SERVICE, models)
+    exposition = serve_metrics(settings.metrics, metrics.registry)
     address = await server.start()
-    announce_listening(address, provider=provider.id)
+    announce_listening(address, provider=provider.id, **listening_fields(exposition))
     watchers = []
     if settings.parent_pid is not None:
         watchers.append(asyncio.create_task(_watch_parent(settings.parent_pid, stop)))
@@ -161,6 +193,8 @@ async def serve(provider: Provider, settings: ProviderSettings, stop: asyncio.Ev
         await asyncio.gather(*watchers, return_exceptions=True)
         await server.stop()
         await provider.close()
+        if exposition is not None:
+            exposition.close()
 
 
 async def _run(provider: Provider, settings: ProviderSettings) -> None:
@@ -185,7 +219,7 @@ def run_provider(provider_cls: type[Provider], argv: Sequence[str] | None = None
         cannot run here, 1 when the address cannot be bound.
     """
     settings = parse_settings(provider_cls.id, sys.argv[1:] if argv is None else argv)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     missing = provider_cls.missing()
     if missing:
         log.error("provider %s cannot run here: %s", provider_cls.id, "; ".join(missing))

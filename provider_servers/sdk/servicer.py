@@ -25,6 +25,9 @@ from prizm_core.errors import PrizmError, Reason, invalid_argument
 from prizm_core.ids import checked_job_id
 from prizm_core.logs import RATE_LIMIT
 from prizm_core.options import options_struct
+from prizm_core.telemetry.log_context import bind_job
+from prizm_core.telemetry.metrics import ProviderMetrics
+from prizm_core.telemetry.tracing import annotate_job
 from provider_servers.sdk.capacity import JobTracker
 from provider_servers.sdk.convert import (
     capability_proto,
@@ -113,10 +116,17 @@ def _metadata(context: Context) -> dict[str, str | bytes]:
 class ModelServicer:
     """`prizm.v1.ModelService` for one provider."""
 
-    def __init__(self, provider: ServedProvider, tracker: JobTracker, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self,
+        provider: ServedProvider,
+        tracker: JobTracker,
+        chunk_bytes: int = CHUNK_BYTES,
+        metrics: ProviderMetrics | None = None,
+    ) -> None:
         self.provider = provider
         self.tracker = tracker
         self.chunk_bytes = chunk_bytes
+        self.metrics = metrics or ProviderMetrics()
 
     def _model(self, capability: Capability, model_id: str, options: dict[str, object]) -> ModelSpec:
         wanted = capability_info(capability).name
@@ -174,9 +184,12 @@ class ModelServicer:
         with tempfile.TemporaryDirectory(prefix="prizm-job-") as workdir:
             with self.tracker.refusals():
                 job = await self.job(request, context, Path(workdir), request.job_id)
+                bind_job(job.id, str(job.metadata.get("prizm-caller", "")) or context.peer())  # its log lines
+                annotate_job(job.id, request.capability, job.model.id, self.provider.id)
                 self.provider.admit(job)
             outcome = "cancelled"
-            with self.tracker.track():
+            listed = {model.id for model in self.provider.models()}
+            with self.tracker.track(), self.metrics.job(request.capability, job.model.id, listed):
                 left = (
                     "no deadline"
                     if job.deadline is None

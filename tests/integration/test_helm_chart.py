@@ -189,6 +189,8 @@ def test_prizm_containers_have_grpc_probes_and_bind_every_interface(helm: Helm) 
             args = container["args"]
             listens = args[args.index("--listen") + 1] if name == "router" else args[args.index("--host") + 1]
             assert listens in {EVERY_INTERFACE, f"{EVERY_INTERFACE}:{port}"}
+            # Auth is off in the chart: the router serves its Pod IP only because it is told to.
+            assert ("--insecure" in args) == (name == "router")
     sdxl = containers(named(docs, "Deployment", f"{RELEASE}-prizm-sdxl"))["provider"]
     # The GPU model's slow load: 10 s x 90 before the kubelet gives up.
     assert sdxl["startupProbe"] == {"grpc": {"port": 50070}, "periodSeconds": 10, "failureThreshold": 90}
@@ -297,10 +299,12 @@ def test_the_gpu_sidecar_pod_and_its_network_policy(helm: Helm) -> None:
     assert both["provider"]["command"] == ["prizm", "serve-provider", "cog"]
     policy = named(docs, "NetworkPolicy", f"{RELEASE}-prizm-sdxl")
     assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
-    (rule,) = policy["spec"]["ingress"]
+    rule, metrics_rule = policy["spec"]["ingress"]
     router = named(docs, "Deployment", f"{RELEASE}-prizm-router")
     assert rule["from"] == [{"podSelector": router["spec"]["selector"]}]
     assert rule["ports"] == [{"protocol": "TCP", "port": 50070}]
+    # Scrapers (any, as metrics.ingressFrom is empty) reach the metrics port alone, not the model's.
+    assert metrics_rule == {"ports": [{"protocol": "TCP", "port": 51070}]}
     # With the HPA on, the HPA owns the router's replica count.
     hpa = named(docs, "HorizontalPodAutoscaler", f"{RELEASE}-prizm-router")
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{RELEASE}-prizm-router"}
@@ -344,3 +348,26 @@ def test_the_readme_lists_every_value() -> None:
     # And every top-level key of values.yaml is one the schema knows.
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert set(values) <= set(schema["properties"])
+
+
+def test_metrics_are_on_with_scrape_annotations_and_a_metrics_port(helm: Helm) -> None:
+    _, docs = helm.render()
+    router = named(docs, "Deployment", f"{RELEASE}-prizm-router")
+    espeak = named(docs, "Deployment", f"{RELEASE}-prizm-espeak")
+    for deployment, port in ((router, 9464), (espeak, 51061)):
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(port)
+        assert annotations["prometheus.io/path"] == "/metrics"
+        (container, *_) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container["ports"]
+        args = container["args"]
+        assert args[args.index("--metrics-port") + 1] == str(port)
+        assert args[args.index("--metrics-host") + 1] == "0.0.0.0"  # noqa: S104 - the Pod IP
+    policy = named(docs, "NetworkPolicy", f"{RELEASE}-prizm-router")
+    assert policy["spec"]["ingress"][-1] == {"ports": [{"protocol": "TCP", "port": 9464}]}
+    _, off = helm.render("--set", "metrics.enabled=false")
+    router = named(off, "Deployment", f"{RELEASE}-prizm-router")
+    assert "prometheus.io/scrape" not in router["spec"]["template"]["metadata"]["annotations"]
+    assert "--metrics-port" not in router["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert len(named(off, "NetworkPolicy", f"{RELEASE}-prizm-router")["spec"]["ingress"]) == 1

@@ -1,7 +1,7 @@
 """The canary-key sweep: every remote provider installed runs with canary keys (`sk-CANARY-…`), the
 one its contract `environment()` sets and one given through `Configure`, and no key shows in any
 log line, error message, status detail or CLI output (`prizm providers`, `prizm models`, `prizm
-run` working and failing)."""
+run` working and failing) or `/metrics` of the provider and the router."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from provider_servers.remote import RemoteProvider
 from provider_servers.sdk import MediaKind
 from tests.support.control import configure, status
 from tests.support.mesh import wait_routable
+from tests.support.metrics import free_port, metrics_text
 from tests.support.processes import start_provider
 from tests.support.remote import canary_key, prioritized_router
 
@@ -86,9 +87,11 @@ async def test_no_canary_key_shows_anywhere(name: str, tmp_path: Path) -> None:
     with environment() as variables:
         canaries = [value for value in variables.values() if "CANARY-" in value]
         assert canaries, f"{name}'s contract environment() sets no canary key (sk-CANARY-...)"
-        provider = start_provider(name, env=variables)
+        provider_metrics, router_metrics = free_port(), free_port()
+        provider = start_provider(name, "--metrics-port", str(provider_metrics), env=variables)
         try:
-            with prioritized_router(tmp_path, (provider.address, 0)) as router:
+            metrics = f"{{port: {router_metrics}}}"
+            with prioritized_router(tmp_path, (provider.address, 0), metrics=metrics) as router:
                 await wait_routable(router.address, 1)
                 job = _job_args(name, tmp_path)
                 said = [
@@ -114,6 +117,9 @@ async def test_no_canary_key_shows_anywhere(name: str, tmp_path: Path) -> None:
                     _cli(router.address, "providers", cwd=tmp_path),
                     _cli(router.address, "models", "--json", cwd=tmp_path),
                 ]
+                # The metrics of both, after jobs that worked and failed.
+                said += [metrics_text(provider_metrics), metrics_text(router_metrics)]
+                assert "prizm_provider_jobs_total{" in said[-2] and "prizm_jobs_total{" in said[-1]
             router_log = router.log_text()
         finally:
             provider.stop()

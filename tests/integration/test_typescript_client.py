@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 from prizm.v1 import error_reason_pb2 as reason_pb
+from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core import PrizmClient
 from prizm_core.client import Progress
+from prizm_core.security.callers import hash_key, new_key
+from provider_servers.contract.polling import wait_until
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.mesh import wait_routable
-from tests.support.processes import ServerProcess, synthetic_mesh
+from tests.support.processes import ServerProcess, start_provider, start_router, synthetic_mesh, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"
@@ -86,8 +89,10 @@ def _scripts(built: Path) -> dict[str, list[str]]:
     }
 
 
-async def _node(command: list[str], *args: str, caller: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PRIZM_CALLER": caller}
+async def _node(
+    command: list[str], *args: str, caller: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRIZM_CALLER": caller, **(env or {})}
     return await asyncio.to_thread(
         subprocess.run, [*command, *args], capture_output=True, text=True, timeout=60, env=env, check=False
     )
@@ -154,3 +159,32 @@ async def test_node_clients_decode_the_retry_delay_of_a_refusal(built: Path, rou
             else ""
         )
         assert f"error CALLER_CONCURRENCY_EXCEEDED {expected}retry after 500 ms" in ran.stderr, ran.stderr
+
+
+async def test_the_typescript_client_sends_its_api_key_to_a_router_with_auth(
+    built: Path, tmp_path: Path
+) -> None:
+    key = new_key()
+    auth = {"api_keys": [{"caller": "node", "sha256": hash_key(key)}], "callers": {"node": {}}}
+    provider = start_provider("synthetic")
+    router = start_router(write_config(tmp_path / "router.yaml", [provider.address], auth=auth))
+    try:
+        async with PrizmClient(router.address, api_key=key) as python:
+            await wait_until(lambda: _serving(python), 30, interval=0.05)
+        command = _scripts(built)["typescript"]
+        args = (router.address, "text-to-text", TEXT, str(tmp_path / "out.txt"), json.dumps({"events": 1}))
+        without = await _node(command, *args)
+        assert without.returncode == 1 and "error CREDENTIALS_MISSING" in without.stderr, without.stderr
+        ran = await _node(command, *args, env={"PRIZM_API_KEY": key})
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert (tmp_path / "out.txt").read_bytes() == synthetic_output(TEXT.encode(), 1024)
+        assert key not in router.log_text()
+    finally:
+        router.stop()
+        provider.stop()
+
+
+async def _serving(client: PrizmClient) -> bool:
+    return bool(await client.list_providers()) and all(
+        e.state == router_pb.ENDPOINT_STATE_SERVING for e in await client.list_providers()
+    )

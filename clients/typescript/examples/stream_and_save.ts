@@ -2,6 +2,7 @@
 //   node dist/examples/stream_and_save.js ROUTER CAPABILITY TEXT OUT_FILE [OPTIONS_JSON]
 // e.g. node dist/examples/stream_and_save.js 127.0.0.1:50051 text-to-audio "hello there" hello.wav
 // PRIZM_CALLER, if set, names the caller (the router's per-caller limits count by it).
+// PRIZM_API_KEY, if set, is the caller's credential for a router with auth on.
 import { OutputAssembler, PrizmClient, PrizmError } from "../src/index.js";
 
 const [router, capability, text, outFile, optionsJson] = process.argv.slice(2);
@@ -9,7 +10,7 @@ if (!router || !capability || text === undefined || !outFile) {
   console.error("usage: stream_and_save.js ROUTER CAPABILITY TEXT OUT_FILE [OPTIONS_JSON]");
   process.exit(2);
 }
-const client = new PrizmClient(router, { caller: process.env.PRIZM_CALLER });
+const client = new PrizmClient(router, { caller: process.env.PRIZM_CALLER, apiKey: process.env.PRIZM_API_KEY });
 const assembler = new OutputAssembler();
 try {
   const request = { capability, inputs: [text], options: optionsJson ? JSON.parse(optionsJson) : undefined };

@@ -44,8 +44,13 @@ export interface TransformResult {
 
 /** The client's settings. */
 export interface ClientOptions {
-  /** Sent as `prizm-caller`: the identity the router's per-caller limits count by. */
+  /** Sent as `prizm-caller`: the identity the router's per-caller limits count by (auth off). */
   caller?: string;
+  /**
+   * The caller's API key or JWT for a router with auth on, sent as `authorization: Bearer <apiKey>`
+   * on every call (the Python client and the CLI take it from `PRIZM_API_KEY`).
+   */
+  apiKey?: string;
   /** Default deadline of a call in milliseconds (10 minutes if unset). */
   timeoutMs?: number;
   /** A transport of your own (TLS, interceptors); replaces the plain HTTP/2 one to `address`. */
@@ -83,12 +88,15 @@ export class PrizmClient {
 
   /**
    * @param address - The router, `host:port` or `http://host:port` (plaintext) / `https://…`.
-   * @param options - Caller identity, default deadline, or a transport of your own.
+   * @param options - Caller identity or API key, default deadline, or a transport of your own.
    */
   constructor(address: string, options: ClientOptions = {}) {
     const baseUrl = /^https?:\/\//.test(address) ? address : `http://${address}`;
     this.client = createClient(RouterService, options.transport ?? createGrpcTransport({ baseUrl }));
-    this.headers = options.caller ? { [CALLER_HEADER]: options.caller } : {};
+    this.headers = {
+      ...(options.caller ? { [CALLER_HEADER]: options.caller } : {}),
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    };
     this.timeoutMs = options.timeoutMs ?? 600_000;
   }
 

@@ -182,6 +182,60 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     time, or a watch ended.
     Details: RetryInfo; metadata `job_id` and `events_relayed` for a job.
     """
+    ERROR_REASON_CREDENTIALS_MISSING: _ErrorReason.ValueType  # 50
+    """Code: UNAUTHENTICATED.
+    When: the router has auth on and the call carries no
+    `authorization: Bearer <credential>` metadata.
+    Details: none.
+    """
+    ERROR_REASON_CREDENTIALS_INVALID: _ErrorReason.ValueType  # 51
+    """Code: UNAUTHENTICATED.
+    When: the credential is not a key or token of this router, or a JWT whose
+    signature, issuer (`iss`), audience (`aud`), `nbf` or caller claim does not
+    check out; or the `authorization` metadata is not `Bearer <credential>`.
+    Details: none; the message says which check failed, never the credential.
+    """
+    ERROR_REASON_CREDENTIALS_EXPIRED: _ErrorReason.ValueType  # 52
+    """Code: UNAUTHENTICATED.
+    When: a JWT whose `exp` has passed.
+    Details: none.
+    """
+    ERROR_REASON_CREDENTIALS_REVOKED: _ErrorReason.ValueType  # 53
+    """Code: UNAUTHENTICATED.
+    When: an API key or registration token marked `revoked` in the config, or
+    a JWT whose `jti` is in `auth.jwt.revoked_ids`.
+    Details: none.
+    """
+    ERROR_REASON_OPERATOR_ONLY: _ErrorReason.ValueType  # 54
+    """Code: PERMISSION_DENIED.
+    When: a control-plane call (`RegisterProvider`, `DeregisterProvider`,
+    `Configure`, `StartService`, `StopService`, reflection) from a caller that
+    is not an operator.
+    Details: none.
+    """
+    ERROR_REASON_REGISTRATION_ONLY: _ErrorReason.ValueType  # 55
+    """Code: PERMISSION_DENIED.
+    When: a registration token used for anything but `RegisterProvider` and
+    `DeregisterProvider`.
+    Details: none.
+    """
+    ERROR_REASON_ENDPOINT_NOT_OWNED: _ErrorReason.ValueType  # 56
+    """Code: PERMISSION_DENIED.
+    When: a registration token registering or deregistering an address that
+    another registration token registered.
+    Details: none.
+    """
+    ERROR_REASON_CAPABILITY_NOT_ALLOWED: _ErrorReason.ValueType  # 57
+    """Code: PERMISSION_DENIED.
+    When: a job of a capability the caller's `capabilities` do not list.
+    Details: none; the message lists the capabilities allowed.
+    """
+    ERROR_REASON_PROVIDER_NOT_ALLOWED: _ErrorReason.ValueType  # 58
+    """Code: PERMISSION_DENIED.
+    When: a job for a provider the caller's `providers` do not list, or, for a
+    caller allowed several, a job that names none of them.
+    Details: none; the message lists the providers allowed.
+    """
     ERROR_REASON_ROUTER_OVERLOADED: _ErrorReason.ValueType  # 28
     """Code: RESOURCE_EXHAUSTED.
     When: the router has `max_jobs` jobs in flight.
@@ -189,7 +243,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_CALLER_CONCURRENCY_EXCEEDED: _ErrorReason.ValueType  # 29
     """Code: RESOURCE_EXHAUSTED.
-    When: the caller has `max_jobs_per_caller` jobs in flight.
+    When: the caller has `max_jobs_per_caller` jobs in flight (with auth on,
+    its own `max_concurrent_jobs` where set).
     Details: RetryInfo.
     """
     ERROR_REASON_PROVIDER_OVERLOADED: _ErrorReason.ValueType  # 30
@@ -207,6 +262,18 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Code: RESOURCE_EXHAUSTED.
     When: the request's metadata is over 16 KiB, counted as HTTP/2 does.
     Details: none (no RetryInfo: the same request fails again).
+    """
+    ERROR_REASON_CALLER_RATE_LIMITED: _ErrorReason.ValueType  # 59
+    """Code: RESOURCE_EXHAUSTED.
+    When: the caller is over its `requests_per_minute`.
+    Details: RetryInfo: when its next request is allowed.
+    """
+    ERROR_REASON_CALLER_BUDGET_EXCEEDED: _ErrorReason.ValueType  # 60
+    """Code: RESOURCE_EXHAUSTED.
+    When: the caller's jobs have cost its `cost_budget_per_day` (in a currency)
+    since the last UTC midnight.
+    Details: RetryInfo: the time until the next UTC midnight; metadata
+    `currency`.
     """
     ERROR_REASON_OUTPUT_CORRUPTED: _ErrorReason.ValueType  # 33
     """Code: DATA_LOSS.
@@ -496,6 +563,60 @@ When: the router is shutting down: a job cut off at the end of its grace
 time, or a watch ended.
 Details: RetryInfo; metadata `job_id` and `events_relayed` for a job.
 """
+ERROR_REASON_CREDENTIALS_MISSING: ErrorReason.ValueType  # 50
+"""Code: UNAUTHENTICATED.
+When: the router has auth on and the call carries no
+`authorization: Bearer <credential>` metadata.
+Details: none.
+"""
+ERROR_REASON_CREDENTIALS_INVALID: ErrorReason.ValueType  # 51
+"""Code: UNAUTHENTICATED.
+When: the credential is not a key or token of this router, or a JWT whose
+signature, issuer (`iss`), audience (`aud`), `nbf` or caller claim does not
+check out; or the `authorization` metadata is not `Bearer <credential>`.
+Details: none; the message says which check failed, never the credential.
+"""
+ERROR_REASON_CREDENTIALS_EXPIRED: ErrorReason.ValueType  # 52
+"""Code: UNAUTHENTICATED.
+When: a JWT whose `exp` has passed.
+Details: none.
+"""
+ERROR_REASON_CREDENTIALS_REVOKED: ErrorReason.ValueType  # 53
+"""Code: UNAUTHENTICATED.
+When: an API key or registration token marked `revoked` in the config, or
+a JWT whose `jti` is in `auth.jwt.revoked_ids`.
+Details: none.
+"""
+ERROR_REASON_OPERATOR_ONLY: ErrorReason.ValueType  # 54
+"""Code: PERMISSION_DENIED.
+When: a control-plane call (`RegisterProvider`, `DeregisterProvider`,
+`Configure`, `StartService`, `StopService`, reflection) from a caller that
+is not an operator.
+Details: none.
+"""
+ERROR_REASON_REGISTRATION_ONLY: ErrorReason.ValueType  # 55
+"""Code: PERMISSION_DENIED.
+When: a registration token used for anything but `RegisterProvider` and
+`DeregisterProvider`.
+Details: none.
+"""
+ERROR_REASON_ENDPOINT_NOT_OWNED: ErrorReason.ValueType  # 56
+"""Code: PERMISSION_DENIED.
+When: a registration token registering or deregistering an address that
+another registration token registered.
+Details: none.
+"""
+ERROR_REASON_CAPABILITY_NOT_ALLOWED: ErrorReason.ValueType  # 57
+"""Code: PERMISSION_DENIED.
+When: a job of a capability the caller's `capabilities` do not list.
+Details: none; the message lists the capabilities allowed.
+"""
+ERROR_REASON_PROVIDER_NOT_ALLOWED: ErrorReason.ValueType  # 58
+"""Code: PERMISSION_DENIED.
+When: a job for a provider the caller's `providers` do not list, or, for a
+caller allowed several, a job that names none of them.
+Details: none; the message lists the providers allowed.
+"""
 ERROR_REASON_ROUTER_OVERLOADED: ErrorReason.ValueType  # 28
 """Code: RESOURCE_EXHAUSTED.
 When: the router has `max_jobs` jobs in flight.
@@ -503,7 +624,8 @@ Details: RetryInfo.
 """
 ERROR_REASON_CALLER_CONCURRENCY_EXCEEDED: ErrorReason.ValueType  # 29
 """Code: RESOURCE_EXHAUSTED.
-When: the caller has `max_jobs_per_caller` jobs in flight.
+When: the caller has `max_jobs_per_caller` jobs in flight (with auth on,
+its own `max_concurrent_jobs` where set).
 Details: RetryInfo.
 """
 ERROR_REASON_PROVIDER_OVERLOADED: ErrorReason.ValueType  # 30
@@ -521,6 +643,18 @@ ERROR_REASON_METADATA_TOO_LARGE: ErrorReason.ValueType  # 32
 """Code: RESOURCE_EXHAUSTED.
 When: the request's metadata is over 16 KiB, counted as HTTP/2 does.
 Details: none (no RetryInfo: the same request fails again).
+"""
+ERROR_REASON_CALLER_RATE_LIMITED: ErrorReason.ValueType  # 59
+"""Code: RESOURCE_EXHAUSTED.
+When: the caller is over its `requests_per_minute`.
+Details: RetryInfo: when its next request is allowed.
+"""
+ERROR_REASON_CALLER_BUDGET_EXCEEDED: ErrorReason.ValueType  # 60
+"""Code: RESOURCE_EXHAUSTED.
+When: the caller's jobs have cost its `cost_budget_per_day` (in a currency)
+since the last UTC midnight.
+Details: RetryInfo: the time until the next UTC midnight; metadata
+`currency`.
 """
 ERROR_REASON_OUTPUT_CORRUPTED: ErrorReason.ValueType  # 33
 """Code: DATA_LOSS.

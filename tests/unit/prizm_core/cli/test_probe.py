@@ -150,7 +150,9 @@ def test_the_probe_loads_neither_the_router_nor_the_client_nor_the_config() -> N
         "code = main(['health-probe', '127.0.0.1:1', '--timeout', '0.2'])\n"
         "print(code, ' '.join(sorted(m for m in sys.modules if m.startswith('prizm_core'))))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
     code, loaded = done.stdout.split(" ", 1)
     assert code == "1"  # nothing answers on port 1
     assert "prizm_core.cli.probe" in loaded.split()

@@ -1,0 +1,3 @@
+"""Telemetry: Prometheus metrics, traces and structured logs of Prizm's processes."""
+
+__all__: list[str] = []
