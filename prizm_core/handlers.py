@@ -26,8 +26,9 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from prizm_core.channels import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from prizm_core.errors import PrizmError, Reason, invalid_argument
+from prizm_core.telemetry.log_context import unsent_request_id
 
-__all__ = ["add_service", "internal_error", "method_path"]
+__all__ = ["add_service", "internal_error", "method_path", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +125,20 @@ def method_path(method: _Named) -> str:
     return f"/{service}/{name}"
 
 
+async def refuse(context: Context, status: grpc.Status) -> NoReturn:
+    """Ends the call with `status`, and with its request id when the caller has not had it yet."""
+    await context.abort(status.code, status.details, (*status.trailing_metadata, *unsent_request_id()))
+    raise AssertionError("unreachable")  # pragma: no cover - abort always raises
+
+
 async def _fail(context: Context, method: str, exc: Exception) -> NoReturn:
     if isinstance(exc, PrizmError):
-        await context.abort_with_status(exc.to_status())
+        await refuse(context, exc.to_status())
     if isinstance(exc, grpc.aio.AioRpcError):
         # A downstream status passes through as it came: code, message and details.
-        await context.abort(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
-    await context.abort_with_status(internal_error(method, exc).to_status())
-    raise AssertionError("unreachable")  # pragma: no cover - abort always raises
+        trailing = (*tuple(exc.trailing_metadata() or ()), *unsent_request_id())
+        await context.abort(exc.code(), exc.details() or "", trailing)
+    await refuse(context, internal_error(method, exc).to_status())
 
 
 def _guard_unary(method: str, behavior: UnaryBehavior, client_streaming: bool = False) -> UnaryBehavior:

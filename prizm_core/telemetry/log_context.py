@@ -27,6 +27,7 @@ __all__ = [
     "current_scope",
     "echo_request_id",
     "forwarded_identity",
+    "unsent_request_id",
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -103,6 +104,13 @@ def echo_request_id() -> tuple[tuple[str, str], ...]:
         return ()
     scope.echoed = True
     return ((REQUEST_ID_HEADER, scope.request_id),)
+
+
+def unsent_request_id() -> tuple[tuple[str, str], ...]:
+    """The request id for a status's trailing metadata when no initial metadata carried it (a call
+    refused before its first response message); nothing once it was sent."""
+    scope = _scope.get()
+    return () if scope is None or scope.echoed else echo_request_id()
 
 
 def forwarded_identity() -> tuple[tuple[str, str], ...]:

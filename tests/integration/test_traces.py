@@ -188,6 +188,19 @@ async def test_tracing_off_adds_no_spans_and_the_request_id_still_comes_back() -
     assert exporter.get_finished_spans() == ()
 
 
+async def test_a_call_refused_before_its_first_message_still_gets_its_request_id() -> None:
+    async with _mesh(OFF, "syn-refused") as (router, _), insecure_channel(router) as channel:
+        # Bytes that are no TransformRequest: refused before the job (and its metadata) begins.
+        transform = channel.unary_stream("/prizm.v1.ModelService/Transform")
+        call = transform(b"\xff\xff\xff", metadata=(("x-request-id", "req-refused"),), timeout=20)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            _ = [event async for event in call]
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "x-request-id" not in dict(refused.value.initial_metadata() or ())
+    trailing = {k: v for k, v in refused.value.trailing_metadata() or () if not k.endswith("-bin")}
+    assert trailing["x-request-id"] == "req-refused"
+
+
 async def test_a_jobs_log_lines_carry_its_job_caller_request_and_trace() -> None:
     memory_exporter()
     stream = io.StringIO()
