@@ -126,9 +126,6 @@ class _Attempts:
         """The next candidate, or None when the attempts or the retry budget are spent."""
         if self.tried and len(self.tried) >= self.router.settings.max_attempts:
             return None
-        if self.tried and not self.router.budget.allows_retry():
-            self.router.metrics.budget_refusals.inc()
-            return None
         if not self.queue:
             estimate = model_pb.EstimateCostRequest()
             if self.route.needs_estimates:
@@ -143,6 +140,10 @@ class _Attempts:
             )
             self.queue = [e for e in ordered if e not in self.tried]
         if not self.queue:
+            return None
+        # Asked only when there is another provider to try: a refusal is then one the budget made.
+        if self.tried and not self.router.budget.allows_retry():
+            self.router.metrics.budget_refusals.inc()
             return None
         endpoint = self.queue.pop(0)
         self.tried.append(endpoint)
