@@ -24,7 +24,7 @@ from prizm_core.config_values import (
     section,
     whole,
 )
-from prizm_core.security.callers import AuthConfig, auth_section
+from prizm_core.security.callers import AuthConfig, auth_section, refuse_credential_headers
 from prizm_core.security.tls import RouterTls, read_router_tls
 from prizm_core.services.manifest import ManifestError, load_manifest
 from prizm_core.telemetry.exposition import MetricsConfig, read_metrics
@@ -301,6 +301,7 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path | None = None)
     forward = listed(data, "forward_metadata", source)
     if not all(isinstance(name, str) and name == name.lower() for name in forward):
         raise ConfigError(f"{source}: forward_metadata must be lower-case header names")
+    refuse_credential_headers(forward, source)  # a caller's credential never reaches a provider
     return RouterConfig(
         listen=listen,
         providers=tuple(

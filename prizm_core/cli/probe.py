@@ -54,7 +54,9 @@ def _failed(error: grpc.RpcError, address: str, service: str, timeout_s: float) 
     return Probe(False, f"failed: {address} answered {name}")
 
 
-def _channel(address: str, options: list[tuple[str, int]], tls: tuple[Path | None, ...]) -> grpc.Channel:
+def _channel(
+    address: str, options: list[tuple[str, int | str]], tls: tuple[Path | None, ...]
+) -> grpc.Channel:
     """Plaintext, or TLS with `tls` = (CA, certificate, key) files; read here, not through
     prizm_core.security (which loads pydantic), to keep the probe quick."""
     if not any(tls):
@@ -69,6 +71,7 @@ def probe(
     service: str = "",
     timeout_s: float = DEFAULT_TIMEOUT_S,
     tls: tuple[Path | None, Path | None, Path | None] = (None, None, None),
+    server_name: str = "",
 ) -> Probe:
     """Asks the server at `address` whether `service` is serving; never raises for a failed call.
 
@@ -78,12 +81,16 @@ def probe(
         timeout_s: Deadline of the one call, connecting included.
         tls: CA, client certificate and key files for a server that speaks TLS; all None for
             plaintext.
+        server_name: The name to check the server's certificate against, when it is not the
+            host dialled (a Pod probing itself on 127.0.0.1 with a certificate for its Service).
 
     Returns:
         Whether it is SERVING, and one line saying what was found.
     """
     # One connection attempt, no retries or proxies: a probe answers for this moment only.
-    options = [("grpc.enable_retries", 0), ("grpc.enable_http_proxy", 0)]
+    options: list[tuple[str, int | str]] = [("grpc.enable_retries", 0), ("grpc.enable_http_proxy", 0)]
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
     with _channel(address, options, tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service=service)
@@ -115,7 +122,9 @@ def _address(text: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        found = probe(args.address, args.service, args.timeout, (args.ca, args.cert, args.key))
+        found = probe(
+            args.address, args.service, args.timeout, (args.ca, args.cert, args.key), args.server_name
+        )
     except OSError as exc:
         found = Probe(False, f"cannot read a TLS file: {exc.strerror or exc}: {exc.filename}")
     print(found.line, file=sys.stdout if found.serving else sys.stderr)
@@ -147,4 +156,7 @@ def add_probe_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         ("--key", "the client certificate's key"),
     ):
         command.add_argument(flag, type=Path, metavar="PEM", help=about)
+    command.add_argument(
+        "--server-name", default="", metavar="NAME", help="check the certificate against NAME, not the host"
+    )
     command.set_defaults(handler=_run)

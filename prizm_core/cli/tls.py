@@ -102,20 +102,15 @@ def _mesh_config(config: RouterConfig, folder: Path) -> RouterConfig:
     except CertsError as exc:
         raise ConfigError(f"--tls: {exc}") from None
     ca = folder / "ca.pem"
+    # Sidecars serve TLS with the provider certificate and admit only clients the mesh CA signed
+    # (the router): `_with_sidecar_tls` gives them that, as it does for a config's `tls:` section.
     tls = RouterTls(
         server=ServerTls(folder / "router.pem", folder / "router.key"),
         client=ClientTls(ca, folder / "router-client.pem", folder / "router-client.key"),
-    )
-    # Sidecars serve TLS and admit only clients the mesh CA signed (the router); they reach the
-    # router (uploaded inputs, registration) as any caller does, trusting the same CA.
-    args: tuple[str, ...] = ("--tls-cert", str(folder / "provider.pem"))
-    args += ("--tls-key", str(folder / "provider.key"), "--tls-client-ca", str(ca))
-    sidecars = tuple(
-        dataclasses.replace(spec, args=(*spec.args, *args), env=(*spec.env, (CA_ENV, str(ca))))
-        for spec in config.sidecars
+        sidecar=ServerTls(folder / "provider.pem", folder / "provider.key", ca),
     )
     print(f"TLS on every hop; callers pass --ca {ca} (or export {CA_ENV}={ca})", file=sys.stderr)
-    return dataclasses.replace(config, tls=tls, sidecars=sidecars)
+    return dataclasses.replace(config, tls=tls)
 
 
 def _section_values(tls: RouterTls) -> dict[str, Path]:
@@ -147,13 +142,32 @@ def with_tls_flags(config: RouterConfig, args: argparse.Namespace) -> RouterConf
     flags = {key: getattr(args, "tls_" + key) for key in _ROUTER_KEYS if getattr(args, "tls_" + key, None)}
     if getattr(args, "tls", False):
         config = _mesh_config(config, args.certs or prizm_home(os.environ) / "certs")
-    if not flags:
+    if flags:
+        if getattr(args, "workers", 1) > 1:
+            raise ConfigError("--tls-* flags do not reach --workers routers: use the config's tls: section")
+        merged = {**_section_values(config.tls), **{key: str(value) for key, value in flags.items()}}
+        tls = section(TlsSection, {"tls": merged}, "tls", "flags").resolved(Path.cwd(), "flags")
+        if getattr(args, "tls", False):  # the mesh's sidecars keep their own certificate
+            tls = dataclasses.replace(tls, sidecar=config.tls.sidecar)
+        config = dataclasses.replace(config, tls=tls)
+    return _with_sidecar_tls(config)
+
+
+def _with_sidecar_tls(config: RouterConfig) -> RouterConfig:
+    """`config` with its sidecars serving TLS as its `tls:` (or `--tls`) says: the one place they get it.
+
+    Raises:
+        ConfigError: The router dials providers over TLS but has no certificate for its sidecars.
+    """
+    from prizm_core.security.tls import sidecar_tls  # noqa: PLC0415
+
+    args, env = sidecar_tls(config.tls, bool(config.sidecars))
+    if not args:
         return config
-    if getattr(args, "workers", 1) > 1:
-        raise ConfigError("--tls-* flags do not reach --workers routers: use the config's tls: section")
-    merged = {**_section_values(config.tls), **{key: str(value) for key, value in flags.items()}}
-    tls = section(TlsSection, {"tls": merged}, "tls", "flags").resolved(Path.cwd(), "flags")
-    return dataclasses.replace(config, tls=tls)
+    sidecars = tuple(
+        dataclasses.replace(spec, args=(*spec.args, *args), env=(*spec.env, *env)) for spec in config.sidecars
+    )
+    return dataclasses.replace(config, sidecars=sidecars)
 
 
 def _speaks_tls(address: str) -> bool:

@@ -19,6 +19,8 @@ from prizm_core.router.core import Router
 from prizm_core.router.dispatch import Dispatcher, deadline_of, route_of
 from prizm_core.router.leases import Leases
 from prizm_core.router.routing import Route
+from prizm_core.security.callers import current_identity
+from prizm_core.security.limits import allowed_route, visible_models
 from prizm_core.stopping import Trigger
 
 __all__ = ["MeshModelServicer", "MeshProviderServicer", "RouterServicer"]
@@ -64,9 +66,8 @@ class RouterServicer:
         self, request: router_pb.RouterServiceListModelsRequest, context: Context
     ) -> router_pb.RouterServiceListModelsResponse:
         """Models of the routable providers."""
-        return router_pb.RouterServiceListModelsResponse(
-            models=self.router.models(request.capability, request.provider)
-        )
+        models = self.router.models(request.capability, request.provider)
+        return router_pb.RouterServiceListModelsResponse(models=visible_models(current_identity(), models))
 
     async def Transform(  # noqa: N802 - gRPC method name
         self, request: router_pb.RouterServiceTransformRequest, context: Context
@@ -101,6 +102,7 @@ class RouterServicer:
             self.router.settings.default_policy,
             request.options,
         )
+        route = allowed_route(current_identity(), route)  # refused as a job of the caller would be
         job = model_pb.EstimateCostRequest(
             capability=request.capability,
             model=request.model,
@@ -197,7 +199,7 @@ class MeshModelServicer:
     ) -> model_pb.EstimateCostResponse:
         """The estimate of the provider the job would go to."""
         check_inline_inputs(request.inputs)
-        route = self._route(request)
+        route = allowed_route(current_identity(), self._route(request))
         answer, _ = await self.router.estimate(request, route, deadline_of(context))
         return answer
 
@@ -206,7 +208,7 @@ class MeshModelServicer:
     ) -> model_pb.ValidateInputResponse:
         """Asks the provider the job would go to whether it accepts the input."""
         check_inline_inputs(request.inputs)
-        route = self._route(request)
+        route = allowed_route(current_identity(), self._route(request))
         deadline = deadline_of(context)
         ordered = await self.router.candidates(route, model_pb.EstimateCostRequest(), deadline, False)
         response: model_pb.ValidateInputResponse = await ordered[0].models.ValidateInput(
@@ -247,7 +249,8 @@ class MeshProviderServicer:
         self, request: provider_pb.ListModelsRequest, context: Context
     ) -> provider_pb.ListModelsResponse:
         """Models of the routable providers."""
-        return provider_pb.ListModelsResponse(models=self.router.models(request.capability))
+        models = self.router.models(request.capability)
+        return provider_pb.ListModelsResponse(models=visible_models(current_identity(), models))
 
     async def GetServiceStatus(  # noqa: N802 - gRPC method name
         self, request: provider_pb.GetServiceStatusRequest, context: Context

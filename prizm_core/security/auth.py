@@ -1,21 +1,22 @@
-"""Caller authentication on the router: bearer API keys and JWTs, the operator-only control plane.
+"""Caller authentication on the router: API keys, JWTs, client certificates, the operator-only control plane.
 
 Every call but a health check carries `authorization: Bearer <credential>`: an API key (its SHA-256
-is looked up in the config), a registration token (likewise), or a JWT verified against the JWKS
-file. The interceptor runs last of the router's interceptors, so that logs, traces and metrics see
-its refusals; it refuses with UNAUTHENTICATED or PERMISSION_DENIED before any handler runs, counts
-the caller's request rate, and hands the caller's `Identity` to the handler (`current_identity`).
-The credential itself is never logged, put in an error or kept.
+is looked up in the config and its keys file), a registration token (likewise), or a JWT verified
+against the JWKS file; or, with none, a verified client certificate that `auth.certificates` maps to
+a caller (known only once the call runs: its auth context). The interceptor runs last of the router's
+interceptors, so that logs, traces and metrics see its refusals; it refuses with UNAUTHENTICATED or
+PERMISSION_DENIED before the handler's own code runs, counts the caller's request rate, and hands the
+caller's `Identity` to the handler (`current_identity`). The credential itself is never logged, put
+in an error or kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -27,9 +28,12 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.config_values import ConfigError
 from prizm_core.errors import PrizmError, Reason
-from prizm_core.handlers import method_path
-from prizm_core.security.callers import AuthConfig, Identity, JwtConfig, hash_key, set_identity
+from prizm_core.handlers import method_path, refuse
+from prizm_core.security.callers import AuthConfig, Identity, JwtConfig, current_identity, hash_key
+from prizm_core.security.calls import Behavior, Context, Resolve, behavior_of, refusal, run_as, with_behavior
+from prizm_core.security.keyfiles import watch_jwks, watch_keys
 from prizm_core.security.limits import CallerLimits, check_rate
+from prizm_core.security.peers import caller_of_peer
 
 __all__ = ["AUTHORIZATION_HEADER", "AuthInterceptor", "Authenticator", "auth_interceptors", "check_exposure"]
 
@@ -57,10 +61,6 @@ _OPEN_METHODS = frozenset(
 )
 _REGISTER = method_path(_ROUTER["RegisterProvider"])
 
-# How long a refused client stream may take to send its first message (see `_first_sent`).
-_FIRST_MESSAGE_WAIT_S = 1.0
-Behavior = Callable[[Any, Any], Any]
-Context = grpc.aio.ServicerContext[Any, Any]
 if TYPE_CHECKING:  # subscriptable in the stubs only
     Handler = grpc.RpcMethodHandler[Any, Any]
 
@@ -89,17 +89,28 @@ def _bearer(metadata: Sequence[tuple[str, str | bytes]]) -> str:
 class Authenticator:
     """Turns a call's credential into the caller's `Identity`, or refuses it."""
 
-    def __init__(self, config: AuthConfig) -> None:
-        """Indexes the configured key hashes and reads the JWKS file.
+    def __init__(self, config: AuthConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        """Indexes the configured key hashes and reads the keys and JWKS files.
+
+        Args:
+            config: The `auth:` section (its `api_keys` hold the keys file's too, as read at start).
+            clock: Monotonic seconds, for how often the files are looked at.
 
         Raises:
-            ConfigError: The JWKS file cannot be read or holds no usable key.
+            ConfigError: The keys or JWKS file cannot be read or holds no usable key.
         """
         self.config = config
         self.limits = {name: CallerLimits(policy) for name, policy in config.callers.items()}
-        self.keys = {key.sha256: key for key in config.api_keys}
         self.tokens = {token.sha256: token for token in config.registration_tokens}
-        self.jwks = _read_jwks(config.jwt) if config.jwt is not None else None
+        self.certificates = config.certificates
+        self.keys_file = None
+        inline = config.api_keys
+        if config.api_keys_file is not None:
+            self.keys_file = watch_keys(config.api_keys_file, config.callers, clock)
+            # The file's keys come from the file as it is now, not as it was when the config was read.
+            inline = tuple(key for key in inline if key.sha256 not in self.keys_file.value.keys)
+        self.keys = {key.sha256: key for key in inline}
+        self.jwks = watch_jwks(config.jwt, clock) if config.jwt is not None else None
 
     def caller(self, name: str) -> Identity:
         """The identity of the configured caller `name`."""
@@ -113,10 +124,12 @@ class Authenticator:
                 CREDENTIALS_EXPIRED or CREDENTIALS_REVOKED.
         """
         credential = _bearer(metadata)
+        filed = self.keys_file.current() if self.keys_file is not None else None
         if credential.count(".") == 2 and self.jwks is not None and self.config.jwt is not None:
-            return self._from_jwt(credential, self.config.jwt, self.jwks)
+            revoked = filed.revoked_jwt_ids if filed is not None else frozenset()
+            return self._from_jwt(credential, self.config.jwt, self.jwks.current(), revoked)
         digest = hash_key(credential)
-        key = self.keys.get(digest)
+        key = self.keys.get(digest) or (filed.keys.get(digest) if filed is not None else None)
         if key is not None:
             if key.revoked:
                 raise _unauthenticated(Reason.CREDENTIALS_REVOKED, "this API key was revoked")
@@ -130,7 +143,24 @@ class Authenticator:
             Reason.CREDENTIALS_INVALID, "the credential is not a key or token of this router"
         )
 
-    def _from_jwt(self, token: str, settings: JwtConfig, jwks: jwt.PyJWKSet) -> Identity:
+    def from_peer(self, auth_context: Mapping[str, Iterable[bytes]]) -> Identity:
+        """The caller a call's verified client certificate stands for (`auth.certificates`).
+
+        Raises:
+            PrizmError: UNAUTHENTICATED CREDENTIALS_MISSING: no certificate, or one mapped to no caller.
+        """
+        name = caller_of_peer(self.certificates, auth_context)
+        if name is None:
+            raise _unauthenticated(
+                Reason.CREDENTIALS_MISSING,
+                "this router needs a credential: send `authorization: Bearer <key>`, "
+                "or a client certificate that auth.certificates names",
+            )
+        return self.caller(name)
+
+    def _from_jwt(
+        self, token: str, settings: JwtConfig, jwks: jwt.PyJWKSet, revoked: frozenset[str]
+    ) -> Identity:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = jwks[kid] if kid is not None else next(iter(jwks))
@@ -159,7 +189,7 @@ class Authenticator:
             raise _unauthenticated(
                 Reason.CREDENTIALS_INVALID, "the token is not valid for this router"
             ) from None
-        if claims.get("jti") in settings.revoked_ids:
+        if claims.get("jti") in settings.revoked_ids or claims.get("jti") in revoked:
             raise _unauthenticated(Reason.CREDENTIALS_REVOKED, "this token was revoked")
         name = claims.get(settings.caller_claim)
         if not isinstance(name, str) or name not in self.config.callers:
@@ -168,13 +198,6 @@ class Authenticator:
                 f"the token's {settings.caller_claim} is not a caller of this router",
             )
         return self.caller(name)
-
-
-def _read_jwks(settings: JwtConfig) -> jwt.PyJWKSet:
-    try:
-        return jwt.PyJWKSet.from_json(settings.jwks_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, jwt.PyJWTError) as exc:
-        raise ConfigError(f"auth.jwt.jwks_file: cannot use {settings.jwks_file}: {exc}") from None
 
 
 def _authorize(identity: Identity, method: str) -> None:
@@ -223,49 +246,6 @@ class _Owners:
             self.by_address.pop(address, None)
 
 
-def _field(handler: Handler) -> str:
-    """The attribute of an `RpcMethodHandler` that holds its behaviour: `unary_stream`, ..."""
-    kind = "stream" if handler.response_streaming else "unary"
-    return f"{'stream' if handler.request_streaming else 'unary'}_{kind}"
-
-
-def _with(handler: Handler, behavior: Behavior) -> Handler:
-    # RpcMethodHandler is a named tuple at run time; the stubs only declare its fields.
-    replaced: Handler = handler._replace(**{_field(handler): behavior})  # type: ignore[attr-defined]
-    return replaced
-
-
-async def _first_sent(requests: AsyncIterable[Any]) -> None:
-    """Waits (briefly) for a client stream's first message, read and dropped.
-
-    A grpc-python client still writing its first message when the call ends can report INTERNAL
-    "Internal error from Core" instead of the status the server sent; once the first message is in,
-    the refusal arrives as it was sent. The wait is short, and the message is dropped unread.
-    """
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(anext(aiter(requests), None), _FIRST_MESSAGE_WAIT_S)
-
-
-def _refusal(handler: Handler | None, error: PrizmError) -> Handler:
-    """A handler of the same kind as `handler` that ends the call with `error`."""
-    streamed = handler is not None and handler.request_streaming
-
-    async def unary(request: Any, context: Context) -> Any:
-        if streamed:
-            await _first_sent(request)
-        await context.abort_with_status(error.to_status())
-
-    async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-        if streamed:
-            await _first_sent(request)
-        await context.abort_with_status(error.to_status())
-        yield None  # pragma: no cover - abort raises
-
-    if handler is None:  # an unknown method: a stranger learns nothing, not even that it is unknown
-        return grpc.unary_unary_rpc_method_handler(unary)
-    return _with(handler, stream if handler.response_streaming else unary)
-
-
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call but health checks and hands its `Identity` to the handler."""
 
@@ -284,34 +264,50 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if method.startswith(_OPEN_PREFIX) or method in _OPEN_METHODS:
             return handler
-        try:
-            identity = self.authenticator.identify(tuple(handler_call_details.invocation_metadata or ()))
-            _authorize(identity, method)
-            check_rate(identity)
-        except PrizmError as exc:
-            # The reason and a method we serve only: never the credential, nor a path a caller made up.
-            shown = method if handler is not None else "an unknown method"
-            log.warning("refused a call to %s: %s %s", shown, exc.code.name, exc.reason)
-            return _refusal(handler, exc)
-        if handler is None:
-            return None
-        behavior = getattr(handler, _field(handler))
-        if handler.response_streaming:
-            return _with(handler, _streaming_as(identity, behavior))
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+        resolve: Resolve
+        if handler is None or not self.authenticator.certificates or _has_header(metadata):
+            try:
+                identity = self._admitted(self.authenticator.identify(metadata), method)
+            except PrizmError as exc:
+                # The reason and a method we serve only: never the credential, nor a path a caller made up.
+                _log_refusal(method if handler is not None else "an unknown method", exc)
+                return refusal(handler, exc)
+            if handler is None:
+                return None
+            resolve = lambda _context: identity  # noqa: E731 - known before the call runs
+        else:  # a client certificate is in the call's auth context, known once the call runs
+            resolve = self._by_certificate(method)
         if method in REGISTRATION_METHODS:
-            return _with(handler, self._lease_as(identity, method, behavior))
-        return _with(handler, _unary_as(identity, behavior))
+            handler = with_behavior(handler, self._leased(method, behavior_of(handler)))
+        return run_as(handler, resolve)
 
-    def _lease_as(self, identity: Identity, method: str, behavior: Behavior) -> Behavior:
-        """A (de)registration run as `identity`, refused for an address another token registered."""
+    def _admitted(self, identity: Identity, method: str) -> Identity:
+        _authorize(identity, method)
+        check_rate(identity)
+        return identity
+
+    def _by_certificate(self, method: str) -> Resolve:
+        def resolve(context: Context) -> Identity:
+            try:
+                return self._admitted(self.authenticator.from_peer(context.auth_context()), method)
+            except PrizmError as exc:
+                _log_refusal(method, exc)
+                raise
+
+        return resolve
+
+    def _leased(self, method: str, behavior: Behavior) -> Behavior:
+        """A (de)registration refused for an address another registration token registered."""
 
         async def run(request: Any, context: Context) -> Any:
-            set_identity(identity)
+            identity = current_identity()
+            assert identity is not None  # noqa: S101 - run_as set it
             try:
                 address = self.owners.check(identity, request)
             except PrizmError as exc:
-                log.warning("refused a call to %s: %s %s", method, exc.code.name, exc.reason)
-                await context.abort_with_status(exc.to_status())
+                _log_refusal(method, exc)
+                await refuse(context, exc.to_status())
             answer = await behavior(request, context)
             if address is not None and not context.cancelled():
                 self.owners.done(identity, method, address)
@@ -320,22 +316,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return run
 
 
-def _unary_as(identity: Identity, behavior: Behavior) -> Behavior:
-    async def run(request: Any, context: Context) -> Any:
-        set_identity(identity)
-        return await behavior(request, context)
-
-    return run
+def _has_header(metadata: Sequence[tuple[str, str | bytes]]) -> bool:
+    return any(key == AUTHORIZATION_HEADER for key, _ in metadata)
 
 
-def _streaming_as(identity: Identity, behavior: Behavior) -> Behavior:
-    async def run(request: Any, context: Context) -> AsyncIterator[Any]:
-        # An async generator's body runs in its consumer's context: that of the call's task.
-        set_identity(identity)
-        async for item in behavior(request, context):
-            yield item
-
-    return run
+def _log_refusal(shown: str, exc: PrizmError) -> None:
+    log.warning("refused a call to %s: %s %s", shown, exc.code.name, exc.reason)
 
 
 def _loopback(host: str) -> bool:

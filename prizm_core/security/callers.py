@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from prizm_core.security.limits import CallerLimits
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "KEY_PREFIX",
     "ApiKey",
     "AuthConfig",
     "CallerPolicy",
+    "CertificateRule",
     "Identity",
     "JwtConfig",
     "RegistrationToken",
@@ -38,6 +40,8 @@ __all__ = [
     "hash_key",
     "load_api_keys_file",
     "new_key",
+    "read_keys_file",
+    "refuse_credential_headers",
     "set_identity",
 ]
 
@@ -125,6 +129,22 @@ class CallerPolicy(_Strict):
         return budget
 
 
+class CertificateRule(_Strict):
+    """A verified client certificate (mTLS) that authenticates a caller, by its CN or one of its SANs."""
+
+    caller: _Name
+    # The certificate's subject common name, exactly.
+    common_name: str | None = pydantic.Field(default=None, min_length=1)
+    # One of its subject alternative names (a DNS name, a URI such as spiffe://..., an email), exactly.
+    san: str | None = pydantic.Field(default=None, min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _one_name(self) -> CertificateRule:
+        if (self.common_name is None) == (self.san is None):
+            raise ValueError("give one of common_name and san")
+        return self
+
+
 class AuthConfig(_Strict):
     """The router's `auth:` section. Without keys, tokens and JWTs, auth is off."""
 
@@ -134,6 +154,8 @@ class AuthConfig(_Strict):
     jwt: JwtConfig | None = None
     callers: dict[_Name, CallerPolicy] = pydantic.Field(default_factory=dict)
     registration_tokens: tuple[RegistrationToken, ...] = ()
+    # Client certificates (the router's `tls.client_ca` verifies them) that stand for callers.
+    certificates: tuple[CertificateRule, ...] = ()
     # Serve a non-loopback address with auth off (`--insecure`): only behind something that checks.
     insecure: bool = False
 
@@ -141,19 +163,29 @@ class AuthConfig(_Strict):
     def enabled(self) -> bool:
         """Whether any credential or caller is configured (then every call but health needs one)."""
         return bool(
-            self.api_keys or self.api_keys_file or self.jwt or self.registration_tokens or self.callers
+            self.api_keys
+            or self.api_keys_file
+            or self.jwt
+            or self.registration_tokens
+            or self.callers
+            or self.certificates
         )
 
     @pydantic.model_validator(mode="after")
     def _keys_name_callers(self) -> AuthConfig:
-        unknown = sorted({key.caller for key in self.api_keys} - set(self.callers))
-        if unknown:
-            raise ValueError(f"api_keys name caller(s) not in callers: {', '.join(unknown)}")
+        for field_name, named in (("api_keys", self.api_keys), ("certificates", self.certificates)):
+            unknown = sorted({entry.caller for entry in named} - set(self.callers))
+            if unknown:
+                raise ValueError(f"{field_name} name caller(s) not in callers: {', '.join(unknown)}")
         return self
 
 
-class _KeysFile(_Strict):
+class KeysFile(_Strict):
+    """The `api_keys_file`: keys kept apart from the config, read again when the file changes."""
+
     api_keys: tuple[ApiKey, ...] = ()
+    # `jti` claims of JWTs revoked before they expire, besides `auth.jwt.revoked_ids`.
+    revoked_jwt_ids: tuple[str, ...] = ()
 
 
 def auth_section(data: Mapping[str, Any], source: str, base: Path) -> AuthConfig:
@@ -166,7 +198,9 @@ def auth_section(data: Mapping[str, Any], source: str, base: Path) -> AuthConfig
     config = section(AuthConfig, data, "auth", source)
     keys = load_api_keys_file(config, base)
     jwt = config.jwt.model_copy(update={"jwks_file": base / config.jwt.jwks_file}) if config.jwt else None
-    return config.model_copy(update={"api_keys": keys, "api_keys_file": None, "jwt": jwt})
+    # The file's path stays, absolute: the router reads it again when it changes (`keyfiles`).
+    keys_file = base / config.api_keys_file if config.api_keys_file else None
+    return config.model_copy(update={"api_keys": keys, "api_keys_file": keys_file, "jwt": jwt})
 
 
 def load_api_keys_file(config: AuthConfig, base: Path | None = None) -> tuple[ApiKey, ...]:
@@ -178,17 +212,65 @@ def load_api_keys_file(config: AuthConfig, base: Path | None = None) -> tuple[Ap
     if config.api_keys_file is None:
         return config.api_keys
     path = config.api_keys_file if base is None else base / config.api_keys_file
+    return config.api_keys + read_keys_file(path, config.callers).api_keys
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong with a YAML file and where, without quoting it (its lines may hold key hashes)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}"
+
+
+def read_keys_file(path: Path, callers: Mapping[str, CallerPolicy]) -> KeysFile:
+    """Reads an `api_keys_file`; no error message quotes the file.
+
+    Raises:
+        ConfigError: The file cannot be read, does not fit, or names a caller not in `callers`.
+    """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"auth.api_keys_file: cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"auth.api_keys_file: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"auth.api_keys_file: cannot read {path}: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping with api_keys")
-    keys = section(_KeysFile, {str(path): data}, str(path), "auth.api_keys_file").api_keys
-    unknown = sorted({key.caller for key in keys} - set(config.callers))
+    found = section(KeysFile, {str(path): data}, str(path), "auth.api_keys_file")
+    unknown = sorted({key.caller for key in found.api_keys} - set(callers))
     if unknown:
         raise ConfigError(f"{path}: api_keys name caller(s) not in auth.callers: {', '.join(unknown)}")
-    return config.api_keys + keys
+    return found
+
+
+# Headers that carry a caller's credential: never relayed to a provider (`forward_metadata`).
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-amz-security-token",
+        "prizm-registration-token",
+    }
+)
+
+
+def refuse_credential_headers(names: Sequence[str], source: str) -> None:
+    """Refuses a `forward_metadata` that would relay a caller's credential to providers.
+
+    Raises:
+        ConfigError: Naming the key and the header.
+    """
+    for index, name in enumerate(names):
+        if name in CREDENTIAL_HEADERS or "token" in name or "secret" in name or "api-key" in name:
+            raise ConfigError(
+                f"{source}: forward_metadata.{index}: {name!r} carries a caller's credential; "
+                "it is never relayed to providers (they get their own keys)"
+            )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf.message import DecodeError
+from prizm.v1 import catalog_pb2 as catalog_pb
 from prizm.v1 import model_service_pb2 as model_pb
 
 from prizm_core.capabilities import capability_info
@@ -27,11 +28,13 @@ if TYPE_CHECKING:  # the router imports this module: no cycle at run time
 __all__ = [
     "CallerLimits",
     "TokenBucket",
+    "allowed_route",
     "authorize_job",
     "charge_job",
     "check_rate",
     "concurrency_of",
     "precheck_budget",
+    "visible_models",
 ]
 
 Clock = Callable[[], float]
@@ -179,6 +182,40 @@ def _allowed_route(identity: Identity, route: Route) -> Route:
         route = dataclasses.replace(route, provider=policy.providers[0])
     # A fallback could take the job to a provider the caller may not use.
     return dataclasses.replace(route, allow_fallback=False)
+
+
+def allowed_route(identity: Identity | None, route: Route) -> Route:
+    """The route of a catalog call (`EstimateCost`, `ValidateInput`) with the caller's allow-lists.
+
+    Raises:
+        PrizmError: PERMISSION_DENIED CAPABILITY_NOT_ALLOWED or PROVIDER_NOT_ALLOWED, as for a job.
+    """
+    return route if identity is None else _allowed_route(identity, route)
+
+
+def visible_models(identity: Identity | None, models: list[catalog_pb.Model]) -> list[catalog_pb.Model]:
+    """The models a caller may use, each with only the capabilities it may use them for."""
+    if identity is None or not (identity.policy.capabilities or identity.policy.providers):
+        return models
+    policy, shown = identity.policy, []
+    for model in models:
+        if policy.providers and model.provider_id not in policy.providers:
+            continue
+        allowed = [c for c in model.capabilities if _capability_allowed(policy, c)]
+        if allowed:
+            trimmed = catalog_pb.Model()
+            trimmed.CopyFrom(model)
+            trimmed.ClearField("capabilities")
+            trimmed.capabilities.extend(allowed)
+            shown.append(trimmed)
+    return shown
+
+
+def _capability_allowed(policy: CallerPolicy, capability: int) -> bool:
+    try:
+        return not policy.capabilities or capability_info(capability).name in policy.capabilities
+    except KeyError:  # a capability this router does not know: not one the caller was allowed
+        return False
 
 
 def authorize_job(identity: Identity | None, route: Route) -> Route:

@@ -29,6 +29,7 @@ __all__ = [
     "provider_tls",
     "read_router_tls",
     "server_credentials",
+    "sidecar_tls",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,12 @@ class RouterTls:
     Attributes:
         server: Serve callers over TLS; plaintext when None.
         client: Dial providers over TLS; plaintext when None.
+        sidecar: How the providers the router launches (sidecars) serve it; plaintext when None.
     """
 
     server: ServerTls | None = None
     client: ClientTls | None = None
+    sidecar: ServerTls | None = None
 
 
 class TlsSection(pydantic.BaseModel):
@@ -129,7 +132,13 @@ class TlsSection(pydantic.BaseModel):
         client = None
         if paths["ca"] is not None or paths["client_cert"] is not None:
             client = ClientTls(paths["ca"], paths["client_cert"], paths["client_key"])
-        return RouterTls(server, client)
+        sidecar = None
+        if server is not None and client is not None and client.ca is not None:
+            # Sidecars listen on loopback, where the router's own certificate is valid (one CA, as
+            # `prizm certs` makes): they serve with it, and with a client certificate to show, admit
+            # only clients the same CA signed.
+            sidecar = ServerTls(server.cert, server.key, client.ca if client.cert is not None else None)
+        return RouterTls(server, client, sidecar)
 
 
 def read_router_tls(data: Mapping[str, Any], source: str, base: Path) -> RouterTls:
@@ -272,6 +281,28 @@ def server_credentials(tls: ServerTls) -> grpc.ServerCredentials:
         _Reloader(tls, pem),  # type: ignore[arg-type]
         require_client_authentication=tls.client_ca is not None,
     )
+
+
+def sidecar_tls(tls: RouterTls, sidecars: bool) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The flags and environment that make a sidecar serve TLS as `tls.sidecar` says.
+
+    A sidecar also calls the router (uploaded inputs): it trusts the CA the router dials it with.
+
+    Raises:
+        ConfigError: The router dials providers over TLS but has no certificate for its sidecars.
+    """
+    served = tls.sidecar
+    if served is None:
+        if sidecars and tls.client is not None and tls.client.ca is not None:
+            raise ConfigError(
+                "tls.ca: the router dials its sidecars over TLS, so they need a certificate to serve: "
+                "give tls.cert and tls.key (signed by tls.ca, valid for 127.0.0.1)"
+            )
+        return (), ()
+    args: tuple[str, ...] = ("--tls-cert", str(served.cert), "--tls-key", str(served.key))
+    args += ("--tls-client-ca", str(served.client_ca)) if served.client_ca is not None else ()
+    ca = tls.client.ca if tls.client is not None else None
+    return args, ((CA_ENV, str(ca)),) if tls.server is not None and ca is not None else ()
 
 
 def add_provider_tls_flags(parser: argparse.ArgumentParser) -> None:

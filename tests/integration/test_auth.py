@@ -22,11 +22,16 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prizm.v1 import media_pb2 as media_pb
+from prizm.v1 import model_service_pb2 as model_pb
+from prizm.v1 import model_service_pb2_grpc as model_grpc
 from prizm.v1 import provider_service_pb2 as provider_pb
 from prizm.v1 import provider_service_pb2_grpc as provider_grpc
 from prizm.v1 import router_service_pb2 as router_pb
 from prizm.v1 import router_service_pb2_grpc as router_grpc
 
+from prizm_core.assets import text_asset
+from prizm_core.capabilities import capability_by_name
 from prizm_core.channels import open_channel
 from prizm_core.client import PrizmClient, SyncPrizmClient
 from prizm_core.errors import PrizmError
@@ -37,7 +42,7 @@ from tests.support.control import configure
 from tests.support.jwts import AUDIENCE, ISSUER, Issuer
 from tests.support.processes import ServerProcess, start_provider, start_router
 
-KEYS = {name: new_key() for name in ("alice", "bob", "dave", "ops", "eve")}
+KEYS = {name: new_key() for name in ("alice", "bob", "dave", "ops", "eve", "frank")}
 FLEET, OTHER_FLEET = new_key(), new_key()
 QUICK = {"events": 1, "output_bytes": 10}
 ISSUED = Issuer.fresh()
@@ -61,6 +66,7 @@ def _auth_section(jwks: Path) -> dict[str, Any]:
             "carol": {"cost_budget_per_day": {"USD": 1.0}, "providers": ["synthetic"]},
             "dave": {"providers": ["piper"]},
             "ops": {"operator": True},
+            "frank": {"capabilities": ["text-to-audio"]},
         },
     }
 
@@ -369,3 +375,83 @@ def test_no_credential_appears_in_any_log(router: ServerProcess, provider: Serve
     )
     leaked = [secret[:10] for secret in SECRETS if secret in logs or secret[6:20] in logs]
     assert leaked == []  # ... without what was refused
+
+
+async def test_a_key_revoked_in_the_keys_file_is_refused_without_a_restart(tmp_path: Path) -> None:
+    key = new_key()
+    SECRETS.append(key)
+    entry = {"caller": "alice", "sha256": hash_key(key)}
+    (tmp_path / "keys.yaml").write_text(json.dumps({"api_keys": [entry]}), encoding="utf-8")
+    auth = {"api_keys_file": "keys.yaml", "callers": {"alice": {}}}
+    (tmp_path / "router.yaml").write_text(json.dumps({"auth": auth}), encoding="utf-8")
+    router = start_router(tmp_path / "router.yaml")
+    try:
+        async with _client(router, key) as alice:
+            assert await alice.list_providers() == []
+            revoked = {"api_keys": [{**entry, "revoked": True}]}
+            (tmp_path / "keys.yaml").write_text(json.dumps(revoked), encoding="utf-8")
+
+            async def refused() -> bool:
+                try:
+                    await alice.list_providers()
+                except PrizmError as exc:
+                    return exc.reason == "CREDENTIALS_REVOKED"
+                return False
+
+            await wait_until(refused, 10, interval=0.2)
+        await wait_until(lambda: _logged(router, "keys.yaml"), 10, interval=0.1)  # "reloaded .../keys.yaml"
+        assert key not in router.log_text()
+    finally:
+        router.stop()
+
+
+def _estimate(capability: str, provider: str = "") -> Callable[[grpc.aio.Channel], Awaitable[Any]]:
+    request = router_pb.RouterServiceEstimateCostRequest(
+        capability=capability_by_name(capability).value,
+        routing=router_pb.RoutingHints(provider=provider),
+    )
+    request.inputs.add(mime_type="text/plain", data=b"hello", kind=media_pb.MEDIA_KIND_TEXT)
+    return lambda channel: router_grpc.RouterServiceStub(channel).EstimateCost(request, timeout=5)
+
+
+def _validate(capability: str) -> Callable[[grpc.aio.Channel], Awaitable[Any]]:
+    request = model_pb.ValidateInputRequest(capability=capability_by_name(capability).value)
+    request.inputs.add(mime_type="text/plain", data=b"hello", kind=media_pb.MEDIA_KIND_TEXT)
+    return lambda channel: model_grpc.ModelServiceStub(channel).ValidateInput(request, timeout=5)
+
+
+async def test_catalog_calls_apply_the_callers_allow_lists(mesh: ServerProcess) -> None:
+    shown = {}
+    for name in ("alice", "dave", "frank", "ops"):
+        async with _client(mesh, KEYS[name]) as client:
+            shown[name] = [m.id for m in await client.list_models()]
+    # synthetic-v1 is text-to-text: dave may use piper only, frank text-to-audio only.
+    assert shown == {"alice": ["synthetic-v1"], "dave": [], "frank": [], "ops": ["synthetic-v1"]}
+    assert await _call_as(mesh.address, KEYS["alice"], _estimate("text-to-text")) is None
+    refusals = {
+        "estimate, capability": await _call_as(mesh.address, KEYS["alice"], _estimate("text-to-audio")),
+        "estimate, provider": await _call_as(
+            mesh.address, KEYS["dave"], _estimate("text-to-text", "synthetic")
+        ),
+        "validate, capability": await _call_as(mesh.address, KEYS["frank"], _validate("text-to-text")),
+    }
+    assert {what: (e.code, e.reason) for what, e in refusals.items() if e is not None} == {
+        "estimate, capability": (grpc.StatusCode.PERMISSION_DENIED, "CAPABILITY_NOT_ALLOWED"),
+        "estimate, provider": (grpc.StatusCode.PERMISSION_DENIED, "PROVIDER_NOT_ALLOWED"),
+        "validate, capability": (grpc.StatusCode.PERMISSION_DENIED, "CAPABILITY_NOT_ALLOWED"),
+    }
+
+
+async def test_a_stream_refused_for_its_credential_still_gets_its_request_id(mesh: ServerProcess) -> None:
+    request = model_pb.TransformRequest(
+        capability=media_pb.CAPABILITY_TEXT_TO_TEXT, inputs=[text_asset("hi")]
+    )
+    async with grpc.aio.insecure_channel(mesh.address) as channel:
+        call = model_grpc.ModelServiceStub(channel).Transform(
+            request, metadata=(("x-request-id", "req-no-key"),), timeout=10
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            _ = [event async for event in call]
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    trailing = {k: v for k, v in refused.value.trailing_metadata() or () if not k.endswith("-bin")}
+    assert trailing["x-request-id"] == "req-no-key"

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from prizm_core.config import parse_config
+from prizm_core.security.certs import make_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "prizm"
@@ -371,3 +372,91 @@ def test_metrics_are_on_with_scrape_annotations_and_a_metrics_port(helm: Helm) -
     assert "prometheus.io/scrape" not in router["spec"]["template"]["metadata"]["annotations"]
     assert "--metrics-port" not in router["spec"]["template"]["spec"]["containers"][0]["args"]
     assert len(named(off, "NetworkPolicy", f"{RELEASE}-prizm-router")["spec"]["ingress"]) == 1
+
+
+def test_auth_from_a_secret_drops_insecure_and_renders_a_config_the_router_reads(
+    helm: Helm, tmp_path: Path
+) -> None:
+    flags = ["--set", "auth.enabled=true,auth.keysSecret=prizm-keys"]
+    flags += ["--set", "auth.callers.alice.max_concurrent_jobs=2,auth.callers.ops.operator=true"]
+    _, docs = helm.render(*flags)
+    for doc in docs:
+        for version in KUBE_VERSIONS:
+            assert kubernetes_validate.validate(doc, version, strict=True) == version
+    router = named(docs, "Deployment", f"{RELEASE}-prizm-router")
+    pod = router["spec"]["template"]["spec"]
+    assert "--insecure" not in pod["containers"][0]["args"]
+    assert {"name": "auth", "mountPath": "/etc/prizm-auth", "readOnly": True} in pod["containers"][0][
+        "volumeMounts"
+    ]
+    assert {
+        "name": "auth",
+        "secret": {"secretName": "prizm-keys", "items": [{"key": "keys.yaml", "path": "keys.yaml"}]},
+    } in pod["volumes"]
+    text = named(docs, "ConfigMap", f"{RELEASE}-prizm-router")["data"]["config.yaml"]
+    # The router reads the rendered config, with the Secret's file where the Pod would have it.
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(json.dumps({"api_keys": [{"caller": "alice", "sha256": "a" * 64}]}), encoding="utf-8")
+    config = parse_config(yaml.safe_load(text.replace("/etc/prizm-auth/keys.yaml", str(keys))), "chart")
+    assert config.auth.enabled and config.auth.callers["ops"].operator
+    assert config.auth.callers["alice"].max_concurrent_jobs == 2
+    assert [key.caller for key in config.auth.api_keys] == ["alice"]
+    # Off by default: the router keeps --insecure and its config has no auth:.
+    _, plain = helm.render()
+    assert (
+        "--insecure"
+        in named(plain, "Deployment", f"{RELEASE}-prizm-router")["spec"]["template"]["spec"]["containers"][0][
+            "args"
+        ]
+    )
+    assert "auth:" not in named(plain, "ConfigMap", f"{RELEASE}-prizm-router")["data"]["config.yaml"]
+    # On without its Secret or callers: the schema refuses it, naming the value.
+    done = helm.run("template", RELEASE, str(CHART), "--set", "auth.enabled=true")
+    assert done.returncode != 0 and "keysSecret" in done.stderr
+
+
+def test_tls_from_a_secret_serves_callers_and_probes_with_health_probe(helm: Helm, tmp_path: Path) -> None:
+    flags = ["--set", "tls.enabled=true,tls.secretName=router-tls,tls.serverName=rel-prizm-router.media.svc"]
+    _, docs = helm.render(*flags, "--set", "tls.requireClientCerts=true")
+    for doc in docs:
+        for version in KUBE_VERSIONS:
+            assert kubernetes_validate.validate(doc, version, strict=True) == version
+    router = named(docs, "Deployment", f"{RELEASE}-prizm-router")
+    pod = router["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "tls", "mountPath": "/etc/prizm-tls", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "tls", "secret": {"secretName": "router-tls"}} in pod["volumes"]
+    tls_flags = ["--ca", "/etc/prizm-tls/ca.crt", "--server-name", "rel-prizm-router.media.svc"]
+    tls_flags += ["--cert", "/etc/prizm-tls/tls.crt", "--key", "/etc/prizm-tls/tls.key"]
+    assert container["readinessProbe"]["exec"]["command"] == [
+        *("prizm", "health-probe", "127.0.0.1:50051", "prizm.v1.RouterService"),
+        *tls_flags,
+    ]
+    assert container["livenessProbe"]["exec"]["command"] == [
+        "prizm",
+        "health-probe",
+        "127.0.0.1:50051",
+        *tls_flags,
+    ]
+    assert "grpc" not in container["startupProbe"]
+    # The router reads the rendered config, with the Secret's files where the Pod would have them.
+    make_mesh(tmp_path)
+    text = named(docs, "ConfigMap", f"{RELEASE}-prizm-router")["data"]["config.yaml"]
+    for name, local in (("tls.crt", "router.pem"), ("tls.key", "router.key"), ("ca.crt", "ca.pem")):
+        text = text.replace(f"/etc/prizm-tls/{name}", str(tmp_path / local))
+    config = parse_config(yaml.safe_load(text), "chart")
+    assert config.tls.server is not None and config.tls.server.client_ca == (tmp_path / "ca.pem").resolve()
+    assert config.tls.client is None  # providers are still dialled in plaintext
+    # Without mTLS the probes show no certificate; without TLS they are the kubelet's gRPC probes.
+    _, server_only = helm.render(*flags)
+    command = named(server_only, "Deployment", f"{RELEASE}-prizm-router")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["livenessProbe"]["exec"]["command"]
+    assert "--cert" not in command and "--server-name" in command
+    _, plain = helm.render()
+    probe = named(plain, "Deployment", f"{RELEASE}-prizm-router")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["readinessProbe"]
+    assert probe["grpc"] == {"port": 50051, "service": "prizm.v1.RouterService"}
+    done = helm.run("template", RELEASE, str(CHART), "--set", "tls.enabled=true,tls.secretName=x")
+    assert done.returncode != 0 and "serverName" in done.stderr

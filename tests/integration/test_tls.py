@@ -19,9 +19,11 @@ import pytest
 from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prizm.v1 import router_service_pb2 as router_pb
+from prizm.v1 import router_service_pb2_grpc as router_grpc
 
 from prizm_core.channels import open_channel
 from prizm_core.client import PrizmClient, SyncPrizmClient
+from prizm_core.errors import PrizmError
 from prizm_core.security.certs import issue, make_mesh
 from prizm_core.security.tls import ClientTls, ServerTls
 from prizm_core.serving import GrpcServer, ServeSettings
@@ -308,3 +310,133 @@ async def _job_through(address: str, ca: Path, big: Path) -> None:
         fetched = await client.run("text-to-text", big, options={"events": 0, "output_bytes": 12})
     assert small.outputs[0].data == b"upupupupup"
     assert fetched.outputs[0].data == b"012345678901"
+
+
+@pytest.fixture(scope="module")
+def cert_router(certs: Path) -> Iterator[ServerProcess]:
+    """A router that requires client certificates and knows callers by them (`auth.certificates`):
+    `ops-cert` (by its CN) is the operator, `alice-cert` (by its SAN) a plain caller."""
+    issue(certs, "ops-cert", dns=(), ips=(), client=True)
+    issue(certs, "alice-cert", dns=("alice.callers.prizm.test",), ips=(), client=True)
+    tls = {"cert": "router.pem", "key": "router.key", "client_ca": "ca.pem"}
+    auth = {
+        "callers": {"ops": {"operator": True}, "alice": {}},
+        "certificates": [
+            {"common_name": "ops-cert", "caller": "ops"},
+            {"san": "alice.callers.prizm.test", "caller": "alice"},
+        ],
+    }
+    config = certs / "cert-router.yaml"
+    config.write_text(json.dumps({"tls": tls, "auth": auth}), encoding="utf-8")
+    server = start_router(config)
+    yield server
+    server.stop()
+
+
+async def _as_holder(router: str, certs: Path, name: str, request: object) -> grpc.aio.AioRpcError | None:
+    """Calls the router with the client certificate `name`, no other credential; the error, if any."""
+    tls = ClientTls(certs / "ca.pem", certs / f"{name}.pem", certs / f"{name}.key")
+    async with open_channel(router, tls) as channel:
+        stub = router_grpc.RouterServiceStub(channel)
+        try:
+            if isinstance(request, router_pb.RegisterProviderRequest):
+                await stub.RegisterProvider(request, timeout=10)
+            elif isinstance(request, router_pb.DeregisterProviderRequest):
+                await stub.DeregisterProvider(request, timeout=10)
+            else:
+                await stub.ListProviders(router_pb.ListProvidersRequest(), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            return exc
+    return None
+
+
+def _reason(error: grpc.aio.AioRpcError | None) -> tuple[str, str]:
+    assert error is not None
+    return error.code().name, PrizmError.from_rpc_error(error).reason
+
+
+async def test_a_client_certificate_mapped_to_an_operator_is_an_operator_credential(
+    certs: Path, cert_router: ServerProcess, provider: ServerProcess
+) -> None:
+    router = cert_router.address
+    register = router_pb.RegisterProviderRequest(address=provider.address)
+    deregister = router_pb.DeregisterProviderRequest(address=provider.address)
+    assert await _as_holder(router, certs, "ops-cert", register) is None
+    # A caller's certificate: a caller, not an operator; one mapped to no caller is no credential.
+    assert await _as_holder(router, certs, "alice-cert", None) is None
+    assert _reason(await _as_holder(router, certs, "alice-cert", deregister)) == (
+        "PERMISSION_DENIED",
+        "OPERATOR_ONLY",
+    )
+    assert _reason(await _as_holder(router, certs, "caller", deregister)) == (
+        "UNAUTHENTICATED",
+        "CREDENTIALS_MISSING",
+    )
+    assert _reason(await _as_holder(router, certs, "caller", None)) == (
+        "UNAUTHENTICATED",
+        "CREDENTIALS_MISSING",
+    )
+    assert await _as_holder(router, certs, "ops-cert", deregister) is None
+    async with PrizmClient(
+        router, tls=ClientTls(certs / "ca.pem", certs / "ops-cert.pem", certs / "ops-cert.key")
+    ) as ops:
+        assert provider.address not in [e.address for e in await ops.list_providers()]
+
+
+def test_prizm_up_with_a_tls_section_launches_its_sidecars_serving_tls(tmp_path: Path) -> None:
+    make_mesh(tmp_path / "certs")
+    tls = {"cert": "certs/router.pem", "key": "certs/router.key", "ca": "certs/ca.pem"}
+    tls |= {"client_cert": "certs/router-client.pem", "client_key": "certs/router-client.key"}
+    config = tmp_path / "up.yaml"
+    config.write_text(json.dumps({"sidecars": ["synthetic"], "tls": tls}), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "prizm_core.cli",
+        "up",
+        "--config",
+        str(config),
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    router = start_server(command, {"PRIZM_HOME": str(tmp_path / "home")})
+    try:
+        big = tmp_path / "big.txt"
+        big.write_bytes(b"0123456789" * 500_000)  # fetched by the sidecar from the router, over TLS
+        asyncio.run(_job_through(router.address, tmp_path / "certs" / "ca.pem", big))
+        asyncio.run(_sidecar_admits_the_router_only(router.address, tmp_path / "certs"))
+    finally:
+        router.stop()
+
+
+async def _sidecar_admits_the_router_only(router: str, certs: Path) -> None:
+    """The sidecar serves TLS and refuses a client without the router's certificate."""
+    ca = certs / "ca.pem"
+    async with PrizmClient(router, tls=ClientTls(ca)) as client:
+        (sidecar,) = [e.address for e in await client.list_providers()]
+    assert (
+        await _check(sidecar, ClientTls(ca, certs / "router-client.pem", certs / "router-client.key")) is None
+    )
+    for tls in (ClientTls(ca), None):
+        refused = await _check(sidecar, tls)
+        assert refused is not None and REFUSED in (refused.details() or "")
+
+
+def test_health_probe_checks_a_certificate_for_another_name_with_server_name(certs: Path) -> None:
+    """A Pod probes itself on 127.0.0.1 while its certificate names its Service (the Helm chart)."""
+    issue(certs, "service-only", dns=("prizm-router.media.svc",), ips=())
+    server = start_provider(
+        "synthetic",
+        "--tls-cert",
+        str(certs / "service-only.pem"),
+        "--tls-key",
+        str(certs / "service-only.key"),
+    )
+    try:
+        ca = ("--ca", str(certs / "ca.pem"))
+        ran = _prizm("health-probe", server.address, *ca, "--server-name", "prizm-router.media.svc")
+        assert (ran.returncode, ran.stdout.strip()) == (0, f"SERVING: the server at {server.address}")
+        ran = _prizm("health-probe", server.address, *ca)  # 127.0.0.1 is not a name of the certificate
+        assert ran.returncode == 1
+    finally:
+        server.stop()

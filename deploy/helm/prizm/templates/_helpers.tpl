@@ -102,3 +102,35 @@ preStop:
   emptyDir:
     sizeLimit: 1Gi
 {{- end }}
+
+{{- /* A probe of the router: the kubelet's gRPC probe, or `prizm health-probe` over TLS. */ -}}
+{{- define "prizm.routerProbe" -}}
+{{- $root := .root -}}
+{{- $tls := $root.Values.tls -}}
+{{- if $tls.enabled -}}
+exec:
+  command:
+    - prizm
+    - health-probe
+    - 127.0.0.1:{{ $root.Values.router.port }}
+    {{- with .service }}
+    - {{ . }}
+    {{- end }}
+    - --ca
+    - /etc/prizm-tls/ca.crt
+    - --server-name
+    - {{ $tls.serverName }}
+    {{- if $tls.requireClientCerts }}
+    - --cert
+    - /etc/prizm-tls/tls.crt
+    - --key
+    - /etc/prizm-tls/tls.key
+    {{- end }}
+{{- else -}}
+grpc:
+  port: {{ $root.Values.router.port }}
+  {{- with .service }}
+  service: {{ . }}
+  {{- end }}
+{{- end -}}
+{{- end }}

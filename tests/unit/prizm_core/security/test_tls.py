@@ -64,3 +64,27 @@ def test_a_caller_takes_flags_over_the_environment(certs: Path) -> None:
     assert caller_tls({}) is None
     with pytest.raises(ValueError, match="a client certificate needs its key"):
         caller_tls({"PRIZM_TLS_CERT": "/env/c.pem"})
+
+
+def test_a_tls_section_makes_sidecars_serve_tls_and_require_the_routers_certificate(certs: Path) -> None:
+    from prizm_core.config import parse_config  # noqa: PLC0415
+    from prizm_core.config_values import ConfigError  # noqa: PLC0415
+    from prizm_core.security.tls import sidecar_tls  # noqa: PLC0415
+
+    tls = {"cert": "router.pem", "key": "router.key", "ca": "ca.pem"}
+    mutual = {**tls, "client_cert": "router-client.pem", "client_key": "router-client.key"}
+    args, env = sidecar_tls(parse_config({"tls": mutual}, "up.yaml", certs).tls, True)
+    ca = str((certs / "ca.pem").resolve())
+    assert args == (
+        *("--tls-cert", str((certs / "router.pem").resolve())),
+        *("--tls-key", str((certs / "router.key").resolve())),
+        *("--tls-client-ca", ca),
+    )
+    assert env == (("PRIZM_TLS_CA", ca),)
+    # Without a client certificate to show, the sidecars serve TLS to anyone on loopback.
+    assert "--tls-client-ca" not in sidecar_tls(parse_config({"tls": tls}, "up.yaml", certs).tls, True)[0]
+    assert sidecar_tls(parse_config({}, "up.yaml", certs).tls, True) == ((), ())
+    dials_only = parse_config({"tls": {"ca": "ca.pem"}}, "up.yaml", certs).tls
+    assert sidecar_tls(dials_only, False) == ((), ())
+    with pytest.raises(ConfigError, match=r"tls\.ca: the router dials its sidecars over TLS"):
+        sidecar_tls(dials_only, True)
