@@ -115,7 +115,8 @@ def _providers(args: argparse.Namespace) -> int:
     # Details are sentences: below the table, where they need not squeeze into a column.
     for e in endpoints:
         if e.detail:
-            console.print(f"{e.provider.id or e.address}: {e.detail}", highlight=False)
+            # Not markup: a provider's words are shown as they are, `[redacted]` included.
+            console.print(f"{e.provider.id or e.address}: {e.detail}", highlight=False, markup=False)
     _print_not_started(console, not_started)
     return 0
 

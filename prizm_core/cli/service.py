@@ -14,6 +14,7 @@ import docker
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from prizm_core.cli.explain import UsageError, explain
 from prizm_core.cli.flags import positive_seconds, waiting_seconds
@@ -108,7 +109,9 @@ def _status_table(states: list[ContainerState]) -> Table:
         table.add_column(column, no_wrap=column != "detail")
     for state in states:
         port = str(state.port) if state.port else "-"
-        table.add_row(state.name, state.state, _HEALTH[state.healthy], port, state.image or "-", state.detail)
+        # Not markup: an image name or a container's words, as they are (brackets included).
+        image, detail = Text(state.image or "-"), Text(state.detail)
+        table.add_row(state.name, state.state, _HEALTH[state.healthy], port, image, detail)
     return table
 
 

@@ -196,7 +196,7 @@ def view(
             str(e.in_flight),
             _rate(per_second),
             _rate(failing),
-            e.detail,
+            Text(e.detail),  # not markup: a provider's words as they are, `[redacted]` included
         )
     return Group(_header(router, mesh, found, metrics), table)
 

@@ -23,8 +23,9 @@ from prizm_core.channels import CHUNK_BYTES
 from prizm_core.enums import Capability, MediaKind
 from prizm_core.errors import PrizmError, Reason, invalid_argument
 from prizm_core.ids import checked_job_id
-from prizm_core.logs import RATE_LIMIT
+from prizm_core.logs import RATE_LIMIT, secret_values
 from prizm_core.options import options_struct
+from prizm_core.runtime_secrets import redact_from_now_on
 from prizm_core.telemetry.log_context import bind_job
 from prizm_core.telemetry.metrics import ProviderMetrics
 from prizm_core.telemetry.tracing import annotate_job
@@ -317,6 +318,8 @@ class ProviderServicer:
         self, request: provider_pb.ConfigureRequest, context: Context
     ) -> provider_pb.ConfigureResponse:
         """Applies runtime settings; their values are never logged."""
+        # A key set now is in no environment variable the log redacts: it learns it first.
+        redact_from_now_on(secret_values(request.settings))
         applied = self.provider.configure(dict(request.settings))
         self.recheck.set()
         log.info("configured settings: %s", ", ".join(sorted(applied)) or "none", extra={RATE_LIMIT: True})
