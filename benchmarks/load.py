@@ -50,13 +50,17 @@ def estimate_request() -> bytes:
 
 @dataclass
 class Target:
-    """One way to reach the provider: direct, through the router, or through nginx."""
+    """One way to reach the provider: direct, through the router (plaintext or TLS), or through nginx."""
 
     name: str
     address: str
     connections: int = 1
     transform: str = TRANSFORM
     options: list[tuple[str, int]] = field(default_factory=channel_options)
+    # TLS to a server that speaks it; plaintext when None.
+    credentials: grpc.ChannelCredentials | None = None
+    # Sent on every call: an `authorization` bearer for a router with auth on.
+    metadata: tuple[tuple[str, str], ...] = ()
     _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     async def open(self) -> Target:
@@ -68,7 +72,11 @@ class Target:
                 ("grpc.use_local_subchannel_pool", 1),
                 ("prizm.bench.channel", index),
             ]
-            channel = grpc.aio.insecure_channel(self.address, options=options)
+            channel = (
+                grpc.aio.secure_channel(self.address, self.credentials, options=options)
+                if self.credentials is not None
+                else grpc.aio.insecure_channel(self.address, options=options)
+            )
             await asyncio.wait_for(channel.channel_ready(), 10)
             self._channels.append(channel)
         return self
@@ -86,7 +94,7 @@ class Target:
         """One EstimateCost; its latency in seconds."""
         call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = self.channel(index).unary_unary(_ESTIMATE)
         started = time.perf_counter()
-        await call(request, timeout=30)
+        await call(request, timeout=30, metadata=self.metadata or None)
         return time.perf_counter() - started
 
     async def drive(self, request: bytes, concurrency: int, seconds: float) -> int:
@@ -115,7 +123,7 @@ class Target:
         )
         received = 0
         started = time.perf_counter()
-        async for message in call(request, timeout=600):
+        async for message in call(request, timeout=600, metadata=self.metadata or None):
             received += len(message)
             if first is not None:
                 first.set()

@@ -184,6 +184,76 @@ def _keepalive(keepalive: dict[str, Any] | None) -> list[str]:
     ]
 
 
+_VARIANT_LABELS = {
+    "plain": "all off",
+    "metrics": "metrics",
+    "metrics_tracing": "metrics + tracing",
+    "tls": "TLS (mTLS to the provider)",
+    "auth": "API key",
+}
+_OVERHEAD_ROWS = (
+    ("unary_ms", "p50", "EstimateCost p50 (ms)", 3),
+    ("unary_ms", "p99", "EstimateCost p99 (ms)", 3),
+    ("transform_10_events_ms", "p50", "Transform, 10 events, p50 (ms)", 2),
+    ("transform_10_events_ms", "p99", "Transform p99 (ms)", 2),
+    ("streams_per_s_32", "p50", "Transforms/s, 32 concurrent streams", 0),
+    ("router_cpu_ms_per_estimate", "p50", "router CPU per EstimateCost (ms)", 3),
+    ("router_cpu_ms_per_transform", "p50", "router CPU per Transform (ms)", 2),
+    ("provider_cpu_ms_per_transform", "p50", "provider CPU per Transform (ms)", 2),
+    ("router_cpu_ms_per_transform_32", "p50", "router CPU per Transform at 32 streams (ms)", 2),
+    ("provider_cpu_ms_per_transform_32", "p50", "provider CPU per Transform at 32 streams (ms)", 2),
+)
+
+
+def _overhead_cell(scenario: dict[str, Any], name: str, stat: str, digits: int) -> str:
+    """A variant's figure · its ratio to all off · (for p50s) in how many rounds the ratio was above 1;
+    `~` marks a ratio that under 80 % of the rounds agree with: within this run's noise."""
+    value = scenario[name][stat]
+    if name == "plain":
+        return _f(value, digits)
+    ratio = value / scenario["plain"][stat]
+    if stat != "p50":
+        return f"{_f(value, digits)} · {ratio:.2f}x"
+    rounds = scenario["round_ratios"][name]
+    above = sum(r > 1 for r in rounds)
+    agree = above if ratio > 1 else len(rounds) - above
+    noise = "" if agree >= 0.8 * len(rounds) else "~"
+    return f"{_f(value, digits)} · {noise}{ratio:.2f}x · {above}/{len(rounds)}"
+
+
+def _overhead(results: dict[str, Any]) -> list[str]:
+    overhead = results.get("overhead")
+    if not overhead:
+        return []
+    names = overhead["variants"]
+    rows = [
+        "",
+        "### Overhead: metrics, tracing, TLS and auth (alternating rounds, ratios to all off)",
+        "",
+        _header(results.get("measured", {}).get("overhead", results)),
+        "",
+        "| scenario | " + " | ".join(_VARIANT_LABELS.get(n, n) for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for key, stat, label, digits in _OVERHEAD_ROWS:
+        cells = " | ".join(_overhead_cell(overhead[key], n, stat, digits) for n in names)
+        rows.append(f"| {label} | {cells} |")
+    handled, spans = overhead["metrics_handled"], overhead["spans_exported"]
+    bare = overhead.get("plaintext_call_without_key", {})
+    refused = ", ".join(f"{name}: {code}" for name, code in bare.items())
+    rows += [
+        "",
+        "Each cell: the figure · its ratio to all off (medians over all rounds) · in how many of the "
+        f"{overhead['rounds']} rounds the variant's own ratio was above 1. `~`: fewer than 80 % of "
+        "the rounds agree with the ratio's direction, so it is within this run's noise. Checked in "
+        f"the same run: the metrics pair's router and provider counted {handled['metrics']['router']} "
+        f"and {handled['metrics']['provider']} RPCs (`grpc_server_handled_total`); the collector "
+        f"received {spans['spans']} spans in {spans['exports']} exports; a plaintext call without a "
+        f"key: {refused or 'not checked'}.",
+    ]
+    return rows
+
+
 def _header(results: dict[str, Any]) -> str:
     machine = results["machine"]
     return (
@@ -219,6 +289,7 @@ def render(results: dict[str, Any]) -> str:
         "### Levers",
         "",
         *_levers(results),
+        *_overhead(results),
         END,
     ]
     return "\n".join(lines)

@@ -19,13 +19,14 @@ import uvloop
 from benchmarks.detection import failure_detection
 from benchmarks.levers import channel_reuse, chunk_size, event_loop, keepalive, relay_parsing, router_workers
 from benchmarks.nginx import nginx_available
+from benchmarks.overhead import overhead
 from benchmarks.processes import cores
 from benchmarks.scale import open_streams, provider_count
 from benchmarks.scenarios import MIB, gbps, measure, streams_per_second, transform_ms, unary_ms
 from benchmarks.stack import stack
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-GROUPS = ("request", "detection", "providers", "streams", "levers")
+GROUPS = ("request", "detection", "providers", "streams", "levers", "overhead")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Plan:
     chunk_kib: list[int] = field(default_factory=lambda: [16, 64, 256, 512, 1024])
     silent_repeats: int = 3
     silent_deadline_s: float = 20.0
+    overhead_rounds: int = 10
+    overhead_unary_calls: int = 200
+    overhead_transform_calls: int = 100
+    overhead_seconds: float = 1.5
 
 
 QUICK = Plan(
@@ -60,6 +65,10 @@ QUICK = Plan(
     chunk_kib=[64, 512],
     silent_repeats=1,
     silent_deadline_s=7.0,
+    overhead_rounds=2,
+    overhead_unary_calls=20,
+    overhead_transform_calls=10,
+    overhead_seconds=0.25,
 )
 
 
@@ -140,11 +149,29 @@ async def run(groups: list[str], plan: Plan, with_nginx: bool) -> dict[str, Any]
             ),
             "streams": lambda: open_streams(workdir, plan.stream_counts, plan.seconds * 2),
             "levers": lambda: _levers(workdir, plan),
+            "overhead": lambda: overhead(
+                workdir,
+                plan.overhead_rounds,
+                plan.overhead_unary_calls,
+                plan.overhead_transform_calls,
+                plan.overhead_seconds,
+            ),
         }
         for group in groups:
             print(f"benchmark: {group}", file=sys.stderr, flush=True)
             results[group] = await steps[group]()
     return results
+
+
+def _merged(earlier: dict[str, Any], results: dict[str, Any], groups: list[str]) -> dict[str, Any]:
+    """`earlier` results with `groups` replaced by this run's; when and where each group replaced was
+    measured goes under `measured`, since the header (date, machine) stays the earlier run's."""
+    for group in groups:
+        earlier[group] = results[group]
+        earlier.setdefault("measured", {})[group] = {
+            key: results[key] for key in ("date", "command", "machine", "plan")
+        }
+    return earlier
 
 
 def main() -> int:
@@ -158,15 +185,21 @@ def main() -> int:
         "--no-nginx", action="store_true", help="leave nginx out of the request-path scenarios"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other groups already in --out, replacing only these"
+    )
     args = parser.parse_args()
     groups = [g for g in args.only.split(",") if g]
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         parser.error(f"unknown group(s): {', '.join(unknown)}")
-    with_nginx = not args.no_nginx
+    # Only the request path runs nginx.
+    with_nginx = not args.no_nginx and "request" in groups
     if with_nginx and not nginx_available():
         parser.error("nginx is not installed (make bench installs it as root), or pass --no-nginx")
     results = uvloop.run(run(groups, QUICK if args.quick else Plan(), with_nginx))
+    if args.merge and args.out.is_file():
+        results = _merged(json.loads(args.out.read_text()), results, groups)
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

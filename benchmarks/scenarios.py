@@ -26,13 +26,15 @@ MIB = 1024 * 1024
 Sampler = Callable[[Target], Awaitable[list[float]]]
 
 
-def compare(samples: dict[str, list[float]], lower_is_better: bool = True) -> dict[str, Any]:
-    """Summaries per target, with p50 ratios to `direct` and (for latencies) the p50 added over it."""
+def compare(
+    samples: dict[str, list[float]], lower_is_better: bool = True, baseline: str = "direct"
+) -> dict[str, Any]:
+    """Summaries per target, with p50 ratios to `baseline` and (for latencies) the p50 added over it."""
     result: dict[str, Any] = {name: summary(values) for name, values in samples.items()}
-    direct = result["direct"]["p50"]
-    result["ratio_p50"] = {name: result[name]["p50"] / direct for name in samples if name != "direct"}
+    base = result[baseline]["p50"] or float("nan")  # a CPU time below the clock's tick reads 0
+    result["ratio_p50"] = {name: result[name]["p50"] / base for name in samples if name != baseline}
     if lower_is_better:
-        result["added_p50"] = {name: result[name]["p50"] - direct for name in samples if name != "direct"}
+        result["added_p50"] = {name: result[name]["p50"] - base for name in samples if name != baseline}
     return result
 
 
