@@ -10,7 +10,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from aiohttp import web
 
 from provider_servers.remote import FakeVendor
 from tests.integration.test_cli import prizm
-from tests.support.processes import children
+from tests.support.processes import children, up_command
 
 ABSENT = "PRIZM_TEST_ABSENT_KEY"
 PRESENT = "PRIZM_TEST_PRESENT_KEY"
@@ -46,16 +45,7 @@ def test_a_sidecar_without_its_key_is_not_started_and_the_listings_name_the_vari
     ]
     config.write_text(json.dumps({"sidecars": sidecars}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in (ABSENT, PRESENT)}
-    command = [
-        sys.executable,
-        "-m",
-        "prizm_core.cli",
-        "up",
-        "--config",
-        str(config),
-        "--listen",
-        "127.0.0.1:0",
-    ]
+    command = up_command(config)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True
     )
@@ -133,16 +123,7 @@ def test_a_remote_sidecar_whose_key_is_refused_is_named_in_the_ready_line_at_onc
         config = tmp_path / "up.yaml"
         config.write_text(json.dumps({"sidecars": [sidecar], "startup_wait_s": 600}), encoding="utf-8")
         env = {**os.environ, "ACME_API_KEY": "sk-CANARY-refused0000", "PYTHONPATH": str(tmp_path)}
-        command = [
-            sys.executable,
-            "-m",
-            "prizm_core.cli",
-            "up",
-            "--config",
-            str(config),
-            "--listen",
-            "127.0.0.1:0",
-        ]
+        command = up_command(config)
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

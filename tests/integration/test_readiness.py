@@ -20,6 +20,7 @@ from prizm.v1 import router_service_pb2 as router_pb
 
 from prizm_core.client import PrizmClient
 from tests.support.control import status
+from tests.support.processes import up_command
 
 TEXT = "Ready when it says so."
 START_TIMEOUT_S = 60.0
@@ -29,16 +30,7 @@ class _Up:
     """`prizm up` as a process, its stdout lines kept as they come."""
 
     def __init__(self, config: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "prizm_core.cli",
-            "up",
-            "--config",
-            str(config),
-            "--listen",
-            "127.0.0.1:0",
-        ]
+        command = up_command(config)
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
         )

@@ -29,7 +29,7 @@ from prizm_core.security.tls import ClientTls, ServerTls
 from prizm_core.serving import GrpcServer, ServeSettings
 from provider_servers.synthetic.provider import synthetic_output
 from tests.support.mesh import wait_until
-from tests.support.processes import ServerProcess, start_provider, start_router, start_server
+from tests.support.processes import ServerProcess, start_provider, start_router, start_server, up_command
 
 # What gRPC's client says when a server ends the TLS handshake because it does not like the client:
 # no client certificate, one from another CA, or no TLS at all. The handshake never completes, so
@@ -389,16 +389,7 @@ def test_prizm_up_with_a_tls_section_launches_its_sidecars_serving_tls(tmp_path:
     tls |= {"client_cert": "certs/router-client.pem", "client_key": "certs/router-client.key"}
     config = tmp_path / "up.yaml"
     config.write_text(json.dumps({"sidecars": ["synthetic"], "tls": tls}), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "prizm_core.cli",
-        "up",
-        "--config",
-        str(config),
-        "--listen",
-        "127.0.0.1:0",
-    ]
+    command = up_command(config)
     router = start_server(command, {"PRIZM_HOME": str(tmp_path / "home")})
     try:
         big = tmp_path / "big.txt"

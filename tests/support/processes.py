@@ -22,6 +22,7 @@ __all__ = [
     "start_router",
     "start_server",
     "synthetic_mesh",
+    "up_command",
     "write_config",
 ]
 
@@ -32,6 +33,11 @@ def start_router(config: Path | None = None, *args: str, env: dict[str, str] | N
     if config is not None:
         command += ["--config", str(config)]
     return start_server(command, env)
+
+
+def up_command(config: Path) -> list[str]:
+    """`prizm up` with `config` on a free loopback port (start it with `start_server`)."""
+    return [sys.executable, "-m", "prizm_core.cli", "up", "--config", str(config), "--listen", "127.0.0.1:0"]
 
 
 def write_config(path: Path, providers: list[str], **settings: object) -> Path:
