@@ -45,7 +45,7 @@ gen-check: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m prizm_core.services.schema --check
 
 pytest: $(PY_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 reliability: $(PY_STAMP)
 	rm -f out/reliability.json
